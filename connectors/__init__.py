@@ -1,0 +1,1 @@
+"""Connectors: read a team's spreadsheets (and, later, store APIs) into warehouse-shaped frames."""

@@ -1,0 +1,1 @@
+"""Prefect flows: orchestration only. Each task loads, calls a pure transform or renderer, saves."""

@@ -1,0 +1,1 @@
+"""Reports: Jinja2 templates, print CSS, WeasyPrint rendering and email composition."""

@@ -1,0 +1,1 @@
+"""The Yeji warehouse: SQLAlchemy models, Alembic migrations and exact frame I/O."""

@@ -1,0 +1,213 @@
+"""Connecting to the warehouse, migrating it, and moving frames in and out exactly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+from sqlalchemy import Date, DateTime, Engine, Table, bindparam, create_engine, event, select, tuple_
+from sqlalchemy.engine import Connection
+
+from warehouse.models import TABLES
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get foreign-key-free WAL mode and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the warehouse schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def _canonical(value) -> object:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        raise TypeError("floats are not allowed in warehouse records; use Decimal or minor units")
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, (datetime, date, pd.Timestamp)):
+        return value.isoformat()
+    if value is pd.NaT:
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return _canonical(value.item())
+    return value
+
+
+def content_hash(record: dict, columns: Sequence[str]) -> str:
+    """A stable hash of a record's content, used to tell updates from unchanged reloads."""
+    payload = json.dumps([_canonical(record.get(c)) for c in columns], ensure_ascii=False)
+    return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- upsert
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+    def __add__(self, other: "UpsertResult") -> "UpsertResult":
+        return UpsertResult(
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+        )
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Frame rows as plain Python dicts: NaN/NaT become None, numpy scalars become Python."""
+    out = []
+    cols = list(frame.columns)
+    for row in frame.itertuples(index=False, name=None):
+        rec = {}
+        for col, val in zip(cols, row):
+            if val is None or val is pd.NaT or (isinstance(val, float) and math.isnan(val)):
+                rec[col] = None
+            elif isinstance(val, pd.Timestamp):
+                rec[col] = val.to_pydatetime()
+            elif hasattr(val, "item") and not isinstance(val, (Decimal, str)):
+                rec[col] = val.item()
+            else:
+                rec[col] = val
+        out.append(rec)
+    return out
+
+
+def upsert_frame(conn: Connection, table_name: str, frame: pd.DataFrame) -> UpsertResult:
+    """Insert new rows, update changed rows, leave identical rows alone.
+
+    Rows are matched on the table's primary key and compared on ``content_hash``
+    (computed here over every non-key column when the frame lacks it). Works the
+    same on SQLite and PostgreSQL.
+    """
+    table: Table = TABLES[table_name]
+    if frame.empty:
+        return UpsertResult()
+    key_cols = [c.name for c in table.primary_key.columns]
+    value_cols = [c.name for c in table.columns if c.name not in key_cols and c.name != "content_hash"]
+    missing = [c for c in key_cols if c not in frame.columns]
+    if missing:
+        raise KeyError(f"{table_name}: frame lacks key columns {missing}")
+    records = _records(frame[[c for c in frame.columns if c in table.columns]])
+    for rec in records:
+        for c in value_cols:
+            rec.setdefault(c, None)
+        rec["content_hash"] = content_hash(rec, value_cols)
+
+    existing: dict[tuple, str] = {}
+    keys = [tuple(r[c] for c in key_cols) for r in records]
+    key_expr = tuple_(*[table.c[c] for c in key_cols]) if len(key_cols) > 1 else table.c[key_cols[0]]
+    chunk = 500
+    for i in range(0, len(keys), chunk):
+        part = keys[i : i + chunk]
+        values = part if len(key_cols) > 1 else [k[0] for k in part]
+        stmt = select(*[table.c[c] for c in key_cols], table.c.content_hash).where(key_expr.in_(values))
+        for row in conn.execute(stmt):
+            existing[tuple(row[: len(key_cols)])] = row[-1]
+
+    to_insert, to_update, unchanged = [], [], 0
+    for key, rec in zip(keys, records):
+        old = existing.get(_normal_key(key))
+        if old is None:
+            to_insert.append(rec)
+        elif old != rec["content_hash"]:
+            to_update.append(rec)
+        else:
+            unchanged += 1
+    if to_insert:
+        conn.execute(table.insert(), to_insert)
+    if to_update:
+        stmt = (
+            table.update()
+            .where(*[table.c[c] == bindparam(f"k_{c}") for c in key_cols])
+            .values({c: bindparam(c) for c in value_cols + ["content_hash"]})
+        )
+        params = [{**{f"k_{c}": r[c] for c in key_cols}, **{c: r[c] for c in value_cols + ["content_hash"]}} for r in to_update]
+        conn.execute(stmt, params)
+    return UpsertResult(len(to_insert), len(to_update), unchanged)
+
+
+def _normal_key(key: tuple) -> tuple:
+    return tuple(k.to_pydatetime() if isinstance(k, pd.Timestamp) else k for k in key)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_table(
+    conn: Connection | Engine,
+    table_name: str,
+    where: Iterable = (),
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """A table as a DataFrame, through SQLAlchemy's types.
+
+    Money (``*_minor``) comes back as int64 (nullable ``Int64`` where NULLs occur),
+    exact decimals as ``Decimal`` objects, timestamps as ``datetime64[ns]``.
+    Never ``pd.read_sql`` on raw SQL: it would turn NUMERIC into float.
+    """
+    table: Table = TABLES[table_name]
+    cols = [table.c[c] for c in (columns or [c.name for c in table.columns])]
+    stmt = select(*cols)
+    for clause in where:
+        stmt = stmt.where(clause)
+    if isinstance(conn, Engine):
+        with conn.connect() as c:
+            rows = c.execute(stmt).all()
+    else:
+        rows = conn.execute(stmt).all()
+    names = [c.name for c in cols]
+    frame = pd.DataFrame.from_records(rows, columns=names)
+    for col in cols:
+        name = col.name
+        if name.endswith("_minor"):
+            has_null = frame[name].isna().any()
+            frame[name] = frame[name].astype("Int64" if has_null else "int64")
+        elif isinstance(col.type, (DateTime, Date)):
+            frame[name] = pd.to_datetime(frame[name])
+    return frame
+

@@ -1,0 +1,312 @@
+"""Warehouse tables (SQLAlchemy 2.0).
+
+Conventions, so that every table reads the same way:
+
+* Money is stored as integer minor units (``*_minor`` columns, BIGINT) next to
+  the ISO 4217 ``currency`` it is in. Nothing monetary is ever a float.
+* Rates, quantities, unit prices and scores are exact decimals (:class:`ExactDecimal`):
+  NUMERIC on PostgreSQL, canonical text on SQLite (whose NUMERIC is a float).
+* Timestamps are naive UTC (``*_at``); calendar days are ``*_date``.
+* Every loaded fact carries ``source`` (the configured source name) and its
+  record id; ``(source, record id)`` is the idempotency key, and
+  ``content_hash`` tells an unchanged reload from an update.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class ExactDecimal(TypeDecorator):
+    """An exact decimal: NUMERIC(38, 12) on PostgreSQL, text on SQLite."""
+
+    impl = String(48)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(38, 12, asdecimal=True))
+        return dialect.type_descriptor(String(48))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = value if isinstance(value, Decimal) else Decimal(str(value))
+        if not value.is_finite():
+            raise ValueError(f"not a finite decimal: {value!r}")
+        if dialect.name == "postgresql":
+            return value
+        return format(value.normalize(), "f")
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, Decimal):
+            return value.normalize() if value == value.to_integral() else value
+        return Decimal(value)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _key(length: int = 64):
+    return String(length)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    team_id: Mapped[str] = mapped_column(_key(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    base_currency: Mapped[str] = mapped_column(String(3))
+    lead_member_id: Mapped[str | None] = mapped_column(_key())
+    source: Mapped[str] = mapped_column(_key())
+    content_hash: Mapped[str] = mapped_column(String(40))
+
+
+class Member(Base):
+    __tablename__ = "members"
+    member_id: Mapped[str] = mapped_column(_key(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    team_id: Mapped[str] = mapped_column(_key(), index=True)
+    role: Mapped[str] = mapped_column(String(40))
+    manager_id: Mapped[str | None] = mapped_column(_key())
+    email: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(10), default="zh-CN")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(_key())
+    content_hash: Mapped[str] = mapped_column(String(40))
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    customer_id: Mapped[str] = mapped_column(_key(128), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(300))
+    country: Mapped[str | None] = mapped_column(String(100))
+    # declared class: "key_account" is declared; "new"/"returning" are derived from order history
+    customer_class: Mapped[str | None] = mapped_column(String(20))
+    owner_member_id: Mapped[str | None] = mapped_column(_key())
+    source: Mapped[str] = mapped_column(_key())
+    content_hash: Mapped[str] = mapped_column(String(40))
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    source: Mapped[str] = mapped_column(_key(), primary_key=True)
+    order_id: Mapped[str] = mapped_column(_key(128), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(30))  # shopify, amazon, woocommerce, b2b, offline, ...
+    store: Mapped[str] = mapped_column(String(100))
+    ordered_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    customer_id: Mapped[str | None] = mapped_column(_key(128), index=True)
+    member_id: Mapped[str | None] = mapped_column(_key(), index=True)  # credited owner; NULL = unattributed
+    country: Mapped[str | None] = mapped_column(String(100))
+    currency: Mapped[str] = mapped_column(String(3))
+    gross_minor: Mapped[int] = mapped_column(BigInteger)  # sum of line quantity x unit price
+    discount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    tax_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    shipping_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    payment_terms: Mapped[str] = mapped_column(String(40), default="prepaid")  # prepaid | TT30/70 | ...
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | cancelled
+    content_hash: Mapped[str] = mapped_column(String(40))
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    source: Mapped[str] = mapped_column(_key(), primary_key=True)
+    order_id: Mapped[str] = mapped_column(_key(128), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str | None] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(String(500))
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal)
+    unit_price: Mapped[Decimal] = mapped_column(ExactDecimal)
+    gross_minor: Mapped[int] = mapped_column(BigInteger)
+    discount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    unit_cost: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    cost_minor: Mapped[int | None] = mapped_column(BigInteger)  # NULL = cost unknown
+    content_hash: Mapped[str] = mapped_column(String(40))
+
+
+class Refund(Base):
+    """Refunds and cancellations. ``amount_minor`` is the money given back (positive)."""
+
+    __tablename__ = "refunds"
+    source: Mapped[str] = mapped_column(_key(), primary_key=True)
+    refund_id: Mapped[str] = mapped_column(_key(128), primary_key=True)
+    order_source: Mapped[str | None] = mapped_column(_key())
+    order_id: Mapped[str | None] = mapped_column(_key(128), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # refund | cancellation
+    refunded_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    member_id: Mapped[str | None] = mapped_column(_key(), index=True)
+    customer_id: Mapped[str | None] = mapped_column(_key(128))
+    country: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(40))
+
+
+class Collection(Base):
+    """Money received against an order (B2B T/T deposit and balance, or full payment)."""
+
+    __tablename__ = "collections"
+    source: Mapped[str] = mapped_column(_key(), primary_key=True)
+    collection_id: Mapped[str] = mapped_column(_key(128), primary_key=True)
+    order_source: Mapped[str] = mapped_column(_key())
+    order_id: Mapped[str] = mapped_column(_key(128), index=True)
+    stage: Mapped[str] = mapped_column(String(20))  # deposit | balance | full | other
+    received_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    content_hash: Mapped[str] = mapped_column(String(40))
+
+
+class FxRate(Base):
+    """1 unit of ``from_currency`` = ``rate`` units of ``to_currency`` on ``rate_date``."""
+
+    __tablename__ = "fx_rates"
+    rate_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    from_currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    to_currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    rate: Mapped[Decimal] = mapped_column(ExactDecimal)
+    source: Mapped[str] = mapped_column(_key())
+    content_hash: Mapped[str] = mapped_column(String(40))
+
+
+class Target(Base):
+    """A target for a member or team in one period (``2026-W46`` or ``2026-10``)."""
+
+    __tablename__ = "targets"
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)  # member | team
+    scope_id: Mapped[str] = mapped_column(_key(), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(40), primary_key=True)  # revenue | orders | new_customers | ...
+    value: Mapped[Decimal] = mapped_column(ExactDecimal)  # money targets in major units of ``currency``
+    currency: Mapped[str | None] = mapped_column(String(3))
+    source: Mapped[str] = mapped_column(_key())
+    content_hash: Mapped[str] = mapped_column(String(40))
+
+
+class EvaluationScore(Base):
+    __tablename__ = "evaluation_scores"
+    member_id: Mapped[str] = mapped_column(_key(), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(40), primary_key=True)
+    score: Mapped[Decimal] = mapped_column(ExactDecimal)
+    source: Mapped[str] = mapped_column(_key())
+    content_hash: Mapped[str] = mapped_column(String(40))
+
+
+class Inquiry(Base):
+    """询盘: a sales inquiry, its first reply and, if it converted, the order."""
+
+    __tablename__ = "inquiries"
+    source: Mapped[str] = mapped_column(_key(), primary_key=True)
+    inquiry_id: Mapped[str] = mapped_column(_key(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    first_reply_at: Mapped[datetime | None] = mapped_column(DateTime)
+    owner_member_id: Mapped[str | None] = mapped_column(_key(), index=True)
+    customer_id: Mapped[str | None] = mapped_column(_key(128))
+    country: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(50))
+    converted_order_id: Mapped[str | None] = mapped_column(_key(128))
+    content_hash: Mapped[str] = mapped_column(String(40))
+
+
+class Load(Base):
+    """One ingest of one file (or store stream): what was read, loaded and rejected."""
+
+    __tablename__ = "loads"
+    load_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(_key(), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    location: Mapped[str] = mapped_column(String(1000))
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    rows_read: Mapped[int] = mapped_column(Integer)
+    rows_loaded: Mapped[int] = mapped_column(Integer)
+    rows_rejected: Mapped[int] = mapped_column(Integer)
+    records_inserted: Mapped[int] = mapped_column(Integer)
+    records_updated: Mapped[int] = mapped_column(Integer)
+    records_unchanged: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Reject(Base):
+    """A row that could not be loaded, with where it is and what is wrong."""
+
+    __tablename__ = "rejects"
+    reject_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    load_id: Mapped[int] = mapped_column(Integer, index=True)
+    source: Mapped[str] = mapped_column(_key(), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    location: Mapped[str] = mapped_column(String(1000))  # file path
+    sheet: Mapped[str | None] = mapped_column(String(100))
+    row_number: Mapped[int | None] = mapped_column(Integer)  # as the user sees it in the sheet (header = 1)
+    column_name: Mapped[str | None] = mapped_column(String(200))
+    record_key: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str | None] = mapped_column(Text)  # the row as JSON
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CommissionLine(Base):
+    """One explained commission amount for one member, month and credited order."""
+
+    __tablename__ = "commission_lines"
+    line_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    member_id: Mapped[str] = mapped_column(_key(), index=True)
+    plan_id: Mapped[str] = mapped_column(_key())
+    order_source: Mapped[str | None] = mapped_column(_key())
+    order_id: Mapped[str | None] = mapped_column(_key(128))
+    credited_at: Mapped[datetime | None] = mapped_column(DateTime)
+    rule: Mapped[str] = mapped_column(String(40))
+    band: Mapped[str | None] = mapped_column(String(200))
+    base_minor: Mapped[int] = mapped_column(BigInteger)
+    rate: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    fx_rate: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    explanation: Mapped[str] = mapped_column(Text)
+    computed_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Delivery(Base):
+    """The outbox: one row per report sent (or written) to one recipient for one period."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("report_kind", "period", "recipient"),)
+    delivery_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_kind: Mapped[str] = mapped_column(String(40))
+    period: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str] = mapped_column(String(320))
+    member_id: Mapped[str | None] = mapped_column(_key())
+    content_hash: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(20))  # smtp | outbox
+    location: Mapped[str | None] = mapped_column(String(1000))  # .eml path or SMTP message id
+    sent_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+TABLES = Base.metadata.tables
