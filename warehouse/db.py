@@ -98,7 +98,7 @@ class UpsertResult:
         )
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
+def frame_records(frame: pd.DataFrame) -> list[dict]:
     """Frame rows as plain Python dicts: NaN/NaT become None, numpy scalars become Python."""
     out = []
     cols = list(frame.columns)
@@ -132,7 +132,7 @@ def upsert_frame(conn: Connection, table_name: str, frame: pd.DataFrame) -> Upse
     missing = [c for c in key_cols if c not in frame.columns]
     if missing:
         raise KeyError(f"{table_name}: frame lacks key columns {missing}")
-    records = _records(frame[[c for c in frame.columns if c in table.columns]])
+    records = frame_records(frame[[c for c in frame.columns if c in table.columns]])
     for rec in records:
         for c in value_cols:
             rec.setdefault(c, None)
@@ -211,3 +211,6 @@ def read_table(
             frame[name] = pd.to_datetime(frame[name])
     return frame
 
+
+
+_records = frame_records  # old name

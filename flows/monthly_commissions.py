@@ -1,0 +1,53 @@
+"""The `monthly_commissions` flow: credits → explained lines → statements → finance summary."""
+
+from __future__ import annotations
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from config.models import Workspace
+from flows.common import load_sales_data, prepare_workspace, resolve_period, warehouse
+from flows.weekly_review import deliver_reports
+from reports import render_commission_statements, render_finance_summary
+from transforms import commissions
+from transforms.periods import Period
+from transforms.schema import SalesData
+from warehouse.commissions import replace_month_lines
+
+
+@task(name="compute commissions", cache_policy=NO_CACHE)
+def compute_commissions(data: SalesData, month: Period, ws: Workspace) -> dict:
+    """Commission lines (one per credited order or refund) and per-member totals, stored."""
+    credits = commissions.credits_for_month(data, month)
+    lines = commissions.commission_lines(credits, data.members, data.teams, ws.settings.commission, month)
+    summary = commissions.commission_summary(lines, data.members)
+    with warehouse(ws) as engine, engine.begin() as conn:
+        replace_month_lines(conn, month.label, lines)
+    return {"lines": lines, "summary": summary}
+
+
+@task(name="render commission statements", cache_policy=NO_CACHE)
+def render_statements(result: dict, data: SalesData, month: Period, ws: Workspace) -> list:
+    """One statement PDF per member with a plan, and the finance summary."""
+    out_dir = ws.path(ws.settings.reports.output_dir) / month.label
+    statements = render_commission_statements(
+        result["lines"], result["summary"], data.members, data.teams, month, ws.settings, out_dir
+    )
+    finance = render_finance_summary(result["summary"], data.members, data.teams, month, ws.settings, out_dir)
+    return statements + finance
+
+
+@flow(name="monthly_commissions")
+def monthly_commissions(month: str | None = None, workspace: str | None = None, send: bool = True, resend: bool = False) -> dict:
+    """Monthly commission statements for every member and the finance summary.
+
+    ``month`` is like ``2026-10``; by default, the last complete month at the run's
+    scheduled time in the team's timezone.
+    """
+    ws = prepare_workspace(workspace)
+    period = resolve_period(month, "month", ws)
+    data = load_sales_data(ws)
+    result = compute_commissions(data, period, ws)
+    rendered = render_statements(result, data, period, ws)
+    delivery = deliver_reports(rendered, ws, resend) if send else None
+    return {"period": period.label, "rendered": rendered, "delivery": delivery, "summary": result["summary"]}

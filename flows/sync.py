@@ -1,0 +1,76 @@
+"""The `sync` flow: load every configured source into the warehouse, one task per source."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from datetime import datetime, timezone
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from connectors.spreadsheets import IngestError, read_source
+from config.models import Workspace
+from flows.common import prepare_workspace, warehouse
+from warehouse.loads import known_refs, load_batch
+
+# Sources load in this order so that the references a row makes (members, customers,
+# the orders a refund points at) are already in the warehouse when it is checked.
+KIND_ORDER = (
+    "teams", "members", "customers", "fx_rates", "orders", "sales_lines", "order_lines",
+    "refunds", "collections", "targets", "scores", "inquiries",
+)
+
+
+def _sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class SyncFailed(Exception):
+    """Some sources could not be loaded; the others were. Carries every source's summary."""
+
+    def __init__(self, summaries: list[dict]):
+        self.summaries = summaries
+        failed = [f"{s['source']}: {s['error']}" for s in summaries if not s["ok"]]
+        super().__init__("could not load " + "; ".join(failed))
+
+
+@task(name="load source", cache_policy=NO_CACHE, task_run_name="load {source_name}")
+def load_source(ws: Workspace, source_name: str) -> dict:
+    """Read one source file, validate it, and upsert it; bad rows become rejects."""
+    source = next(s for s in ws.settings.sources if s.name == source_name)
+    path = ws.path(source.path)
+    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    try:
+        if not path.is_file():
+            raise IngestError(f"{path}: file not found (source {source.name!r} in yeji.yaml)")
+        with warehouse(ws) as engine, engine.begin() as conn:
+            batch = read_source(source, path, ws.settings, known_refs(conn))
+            summary = load_batch(conn, source, str(path), _sha256(path), batch, started)
+        return {"source": source.name, "kind": source.kind, "ok": True, **asdict(summary)}
+    except IngestError as exc:
+        return {"source": source.name, "kind": source.kind, "ok": False, "error": str(exc)}
+
+
+@flow(name="sync", log_prints=True)
+def sync(workspace: str | None = None, sources: list[str] | None = None) -> list[dict]:
+    """Load all configured sources (or the named ones), in dependency order.
+
+    A source whose file is missing or unreadable is reported and skipped; the others
+    still load, and the run then fails with :class:`SyncFailed` naming each problem.
+    Returns one summary per source.
+    """
+    ws = prepare_workspace(workspace)
+    chosen = [s for s in ws.settings.sources if sources is None or s.name in sources]
+    unknown = sorted(set(sources or ()) - {s.name for s in chosen})
+    if unknown:
+        raise ValueError(f"unknown source(s) {unknown}; configured: {[s.name for s in ws.settings.sources]}")
+    chosen.sort(key=lambda s: KIND_ORDER.index(s.kind))
+    summaries = [load_source(ws, s.name) for s in chosen]
+    if not all(s["ok"] for s in summaries):
+        raise SyncFailed(summaries)
+    return summaries

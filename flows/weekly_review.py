@@ -1,0 +1,76 @@
+"""The `weekly_review` flow: period → compute → render → deliver."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from config.models import Workspace
+from flows.common import load_sales_data, prepare_workspace, resolve_period, warehouse
+from reports import render_team_summaries, render_weekly_reviews
+from reports.delivery import deliver
+from transforms import commissions, customers, metrics
+from transforms.periods import Period, month
+from transforms.schema import SalesData
+
+
+@task(name="compute weekly metrics", cache_policy=NO_CACHE)
+def compute_weekly(data: SalesData, period: Period, ws: Workspace) -> dict:
+    """Every frame the weekly reports show, computed by the pure transforms."""
+    cfg = ws.settings
+    month_so_far = month(period.start)
+    credits = commissions.credits_for_month(data, month_so_far)
+    lines = commissions.commission_lines(credits, data.members, data.teams, cfg.commission, month_so_far)
+    last_day = period.end - timedelta(days=1)
+    return {
+        "member_metrics": metrics.member_metrics(data, period),
+        "team_metrics": metrics.team_metrics(data, period),
+        "trend": metrics.weekly_trend(data, period, cfg.reports.trend_weeks),
+        "mix_platform": metrics.mix(data, period, "platform"),
+        "mix_country": metrics.mix(data, period, "country"),
+        "top_customers": customers.top_customers(data, period, cfg.reports.top_customers),
+        "quiet_customers": customers.quiet_customers(data, last_day, cfg.reports.quiet_after_days),
+        "commission_mtd": commissions.month_to_date(lines, last_day),
+    }
+
+
+@task(name="render weekly reports", cache_policy=NO_CACHE)
+def render_weekly(frames: dict, data: SalesData, period: Period, ws: Workspace) -> list:
+    """One review PDF per member and one summary PDF per team."""
+    out_dir = ws.path(ws.settings.reports.output_dir) / period.label
+    reviews = render_weekly_reviews(
+        frames["member_metrics"], frames["trend"], frames["top_customers"], frames["quiet_customers"],
+        frames["commission_mtd"], data.members, data.teams, period, ws.settings, out_dir,
+    )
+    summaries = render_team_summaries(
+        frames["team_metrics"], frames["member_metrics"], frames["mix_platform"], frames["mix_country"],
+        frames["quiet_customers"], data.members, data.teams, period, ws.settings, out_dir,
+    )
+    return reviews + summaries
+
+
+@task(name="deliver reports", cache_policy=NO_CACHE)
+def deliver_reports(rendered: list, ws: Workspace, resend: bool = False):
+    """Email each rendered report to its recipient (or write .eml files); never twice."""
+    with warehouse(ws) as engine:
+        return deliver(engine, rendered, ws.settings.delivery, ws.path(ws.settings.delivery.outbox_dir), resend=resend)
+
+
+@flow(name="weekly_review")
+def weekly_review(week: str | None = None, workspace: str | None = None, send: bool = True, resend: bool = False) -> dict:
+    """Weekly performance reviews for every member and summaries for every team lead.
+
+    ``week`` is an ISO week like ``2026-W46``; by default, the last complete week at the
+    run's scheduled time in the team's timezone. Rerunning a week re-renders it and sends
+    nothing already sent (``resend=True`` sends again on purpose).
+    """
+    ws = prepare_workspace(workspace)
+    period = resolve_period(week, "week", ws)
+    data = load_sales_data(ws)
+    frames = compute_weekly(data, period, ws)
+    rendered = render_weekly(frames, data, period, ws)
+    delivery = deliver_reports(rendered, ws, resend) if send else None
+    return {"period": period.label, "rendered": rendered, "delivery": delivery}

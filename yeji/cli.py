@@ -1,0 +1,102 @@
+"""`yeji`: the admin's command line.
+
+    yeji demo [--dir demo]                      sample workspace + every flow, end to end
+    yeji sync                                   load every configured source
+    yeji run weekly-review [--week 2026-W46]    reviews for a week (default: last complete week)
+    yeji run monthly-commissions [--month 2026-10]
+    yeji rejects [--source NAME]                rows that could not be loaded, and why
+    yeji check                                  validate yeji.yaml
+    yeji db upgrade                             migrate the warehouse
+
+The workspace is ``--workspace DIR``, else ``$YEJI_HOME``, else the current folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from yeji.runtime import quiet_prefect
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="yeji", description="Yeji (业绩): performance reviews and commission statements")
+    parser.add_argument("-w", "--workspace", help="workspace folder (default: $YEJI_HOME or the current folder)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show Prefect's own logs")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="create a demo workspace with sample data and run every flow on it")
+    demo.add_argument("--dir", default="demo", help="where to create the demo workspace (default: ./demo)")
+    demo.add_argument("--seed", type=int, default=7, help="seed for the sample data")
+    demo.add_argument("--fresh", action="store_true", help="delete an existing demo workspace first")
+
+    sub.add_parser("sync", help="load every configured source into the warehouse")
+
+    run = sub.add_parser("run", help="run a report flow for a period (any past period, safely)")
+    run_sub = run.add_subparsers(dest="flow", required=True, metavar="FLOW")
+    wr = run_sub.add_parser("weekly-review", help="weekly performance reviews and team summaries")
+    wr.add_argument("--week", help="ISO week, e.g. 2026-W46 (default: the last complete week)")
+    mc = run_sub.add_parser("monthly-commissions", help="monthly commission statements and finance summary")
+    mc.add_argument("--month", help="month, e.g. 2026-10 (default: the last complete month)")
+    for p in (wr, mc):
+        p.add_argument("--no-send", action="store_true", help="render the PDFs but send nothing")
+        p.add_argument("--resend", action="store_true", help="send again what was already sent, on purpose")
+
+    rej = sub.add_parser("rejects", help="list rows that could not be loaded, with where and why")
+    rej.add_argument("--source", help="only this source")
+    rej.add_argument("--limit", type=int, default=50)
+
+    sub.add_parser("check", help="validate yeji.yaml and say what it configures")
+    db = sub.add_parser("db", help="warehouse maintenance")
+    db.add_argument("action", choices=["upgrade"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    quiet_prefect(verbose=args.verbose)
+    from rich.console import Console
+
+    console = Console(stderr=False, highlight=False)
+    from config.loader import ConfigError
+
+    try:
+        return _dispatch(args, console)
+    except ConfigError as exc:
+        console.print(f"[red]Configuration error[/red]\n{exc}")
+        return 2
+    except KeyboardInterrupt:
+        console.print("[yellow]Interrupted.[/yellow]")
+        return 130
+
+
+def _workspace_arg(args) -> str | None:
+    return str(Path(args.workspace).resolve()) if args.workspace else os.environ.get("YEJI_HOME")
+
+
+def _dispatch(args, console) -> int:
+    from yeji import commands
+
+    ws = _workspace_arg(args)
+    if args.command == "demo":
+        return commands.demo(console, Path(args.dir), seed=args.seed, fresh=args.fresh)
+    if args.command == "sync":
+        return commands.sync(console, ws)
+    if args.command == "run":
+        if args.flow == "weekly-review":
+            return commands.weekly_review(console, ws, args.week, send=not args.no_send, resend=args.resend)
+        return commands.monthly_commissions(console, ws, args.month, send=not args.no_send, resend=args.resend)
+    if args.command == "rejects":
+        return commands.rejects(console, ws, args.source, args.limit)
+    if args.command == "check":
+        return commands.check(console, ws)
+    if args.command == "db":
+        return commands.db_upgrade(console, ws)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""What each `yeji` command does, and the summary it prints."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _flow_error(console: Console, exc: Exception) -> int:
+    console.print(f"[red]Failed:[/red] {exc}")
+    return 1
+
+
+# --------------------------------------------------------------------------- sync
+
+
+def _print_sync(console: Console, summaries: list[dict]) -> None:
+    table = Table(title="Sync", title_justify="left", show_edge=False)
+    for col in ("source", "kind", "read", "loaded", "rejected", "new", "updated", "unchanged"):
+        table.add_column(col, justify="left" if col in ("source", "kind") else "right")
+    for s in summaries:
+        if not s["ok"]:
+            table.add_row(s["source"], s["kind"], "[red]failed[/red]", "", "", "", "", "")
+            continue
+        rejected = s["rows_rejected"]
+        table.add_row(
+            s["source"], s["kind"], f"{s['rows_read']:,}", f"{s['rows_loaded']:,}",
+            f"[yellow]{rejected:,}[/yellow]" if rejected else "0",
+            f"{s['inserted']:,}", f"{s['updated']:,}", f"{s['unchanged']:,}",
+        )
+    console.print(table)
+    for s in summaries:
+        if not s["ok"]:
+            console.print(f"[red]✗ {s['source']}:[/red] {s['error']}")
+    total_rejected = sum(s.get("rows_rejected", 0) for s in summaries if s["ok"])
+    if total_rejected:
+        console.print(f"[yellow]{total_rejected:,} row(s) rejected[/yellow] — see them with [bold]yeji rejects[/bold]")
+
+
+def sync(console: Console, workspace: str | None) -> int:
+    from flows.sync import SyncFailed, sync as sync_flow
+
+    started = time.perf_counter()
+    with console.status("Loading sources…"):
+        try:
+            summaries = sync_flow(workspace=workspace)
+        except SyncFailed as exc:
+            _print_sync(console, exc.summaries)
+            return 1
+    _print_sync(console, summaries)
+    console.print(f"Synced {len(summaries)} source(s) in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+# --------------------------------------------------------------------------- report flows
+
+
+def _print_delivery(console: Console, delivery) -> None:
+    if delivery is None:
+        console.print("Nothing sent (--no-send).")
+        return
+    console.print(delivery.describe() if hasattr(delivery, "describe") else str(delivery))
+
+
+def _print_rendered(console: Console, rendered: list, label: str) -> None:
+    by_kind: dict[str, int] = {}
+    for r in rendered:
+        by_kind[r.report_kind] = by_kind.get(r.report_kind, 0) + 1
+    kinds = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(by_kind.items()))
+    folder = Path(rendered[0].pdf_path).parent if rendered else None
+    console.print(f"{label}: rendered {kinds or 'nothing'}" + (f" → {folder}" if folder else ""))
+
+
+def weekly_review(console: Console, workspace, week, *, send: bool, resend: bool) -> int:
+    from flows.weekly_review import weekly_review as flow
+
+    started = time.perf_counter()
+    with console.status("Weekly review: computing, rendering, delivering…"):
+        try:
+            result = flow(week=week, workspace=workspace, send=send, resend=resend)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, the run is marked failed in Prefect
+            return _flow_error(console, exc)
+    _print_rendered(console, result["rendered"], f"Weekly review {result['period']}")
+    _print_delivery(console, result["delivery"])
+    console.print(f"Done in {time.perf_counter() - started:.1f} s")
+    return 1 if result["delivery"] is not None and result["delivery"].failed else 0
+
+
+def monthly_commissions(console: Console, workspace, month, *, send: bool, resend: bool) -> int:
+    from flows.monthly_commissions import monthly_commissions as flow
+
+    started = time.perf_counter()
+    with console.status("Monthly commissions: computing, rendering, delivering…"):
+        try:
+            result = flow(month=month, workspace=workspace, send=send, resend=resend)
+        except Exception as exc:  # noqa: BLE001
+            return _flow_error(console, exc)
+    _print_rendered(console, result["rendered"], f"Commissions {result['period']}")
+    _print_delivery(console, result["delivery"])
+    console.print(f"Done in {time.perf_counter() - started:.1f} s")
+    return 1 if result["delivery"] is not None and result["delivery"].failed else 0
+
+
+# --------------------------------------------------------------------------- admin
+
+
+def rejects(console: Console, workspace, source: str | None, limit: int) -> int:
+    from config.loader import load_workspace, warehouse_url
+    from warehouse.db import make_engine, migrate
+    from warehouse.loads import list_rejects
+
+    ws = load_workspace(workspace)
+    engine = make_engine(warehouse_url(ws))
+    migrate(engine)
+    frame = list_rejects(engine, source=source, limit=limit)
+    engine.dispose()
+    if frame.empty:
+        console.print("No rejected rows." + (f" (source {source})" if source else ""))
+        return 0
+    table = Table(show_edge=False, title=f"Rejected rows (first {min(limit, len(frame))})", title_justify="left")
+    for col in ("source", "where", "error"):
+        table.add_column(col, overflow="fold")
+    for row in frame.itertuples(index=False):
+        where = Path(row.location).name
+        if row.sheet:
+            where += f", sheet {row.sheet}"
+        if row.row_number is not None and row.row_number == row.row_number:
+            where += f", row {int(row.row_number)}"
+        if row.column_name:
+            where += f", column {row.column_name}"
+        table.add_row(row.source, where, row.error)
+    console.print(table)
+    return 0
+
+
+def check(console: Console, workspace) -> int:
+    from config.loader import load_workspace, warehouse_url
+
+    ws = load_workspace(workspace)
+    s = ws.settings
+    console.print(f"[green]✓[/green] {ws.root / 'yeji.yaml'} is valid")
+    console.print(f"  warehouse: {warehouse_url(ws)}")
+    console.print(f"  timezone {s.timezone}, base currency {s.base_currency}")
+    console.print(f"  {len(s.sources)} source(s): " + ", ".join(f"{x.name} ({x.kind})" for x in s.sources))
+    console.print(f"  {len(s.commission.plans)} commission plan(s): " + ", ".join(p.plan_id for p in s.commission.plans))
+    console.print("  delivery: " + (f"SMTP {s.delivery.smtp.host}:{s.delivery.smtp.port}" if s.delivery.smtp else f"outbox folder {ws.path(s.delivery.outbox_dir)}"))
+    missing = [x for x in s.sources if not ws.path(x.path).is_file()]
+    for x in missing:
+        console.print(f"[yellow]  ! source {x.name}: file {ws.path(x.path)} not found[/yellow]")
+    return 1 if missing else 0
+
+
+def db_upgrade(console: Console, workspace) -> int:
+    from config.loader import load_workspace, warehouse_url
+    from warehouse.db import make_engine, migrate
+
+    ws = load_workspace(workspace)
+    engine = make_engine(warehouse_url(ws))
+    migrate(engine)
+    engine.dispose()
+    console.print(f"[green]✓[/green] warehouse at the newest schema: {warehouse_url(ws)}")
+    return 0
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def demo(console: Console, root: Path, *, seed: int, fresh: bool) -> int:
+    from yeji.demo import create_demo_workspace
+
+    root = root.resolve()
+    started = time.perf_counter()
+    if fresh and root.exists():
+        shutil.rmtree(root)
+    if (root / "yeji.yaml").exists():
+        console.print(f"Using the existing demo workspace {root} (add --fresh to start over)")
+    else:
+        with console.status("Generating sample data…"):
+            summary = create_demo_workspace(root, seed=seed)
+        console.print(f"Created demo workspace {root} — {summary.describe() if hasattr(summary, 'describe') else summary}")
+    workspace = str(root)
+    for step in (
+        lambda: sync(console, workspace),
+        lambda: weekly_review(console, workspace, None, send=True, resend=False),
+        lambda: monthly_commissions(console, workspace, None, send=True, resend=False),
+    ):
+        code = step()
+        if code:
+            return code
+    _print_demo_paths(console, root, time.perf_counter() - started)
+    return 0
+
+
+def _print_demo_paths(console: Console, root: Path, seconds: float) -> None:
+    from config.loader import load_workspace
+
+    ws = load_workspace(root)
+    reports = ws.path(ws.settings.reports.output_dir)
+    outbox = ws.path(ws.settings.delivery.outbox_dir)
+    pdfs = sorted(reports.rglob("*.pdf"))
+    emails = sorted(outbox.glob("*.eml"))
+    console.print()
+    console.print(f"[bold green]Demo finished in {seconds:.0f} s.[/bold green]")
+    console.print(f"  PDF reports ({len(pdfs)}): {reports}")
+    for folder in sorted({p.parent for p in pdfs}):
+        console.print(f"    {folder}")
+    console.print(f"  Emails ({len(emails)} .eml files, open them in any mail client): {outbox}")
+    console.print(f"  Warehouse: {root / 'warehouse.db'}")
+    console.print(f"  Rerun a period: .venv/bin/yeji -w {root} run weekly-review --week 2026-W46")
