@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict
 from datetime import datetime, timezone
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from connectors.spreadsheets import IngestError, read_source
+from connectors.spreadsheets import IngestError, file_sha256, read_source
 from config.models import Workspace
 from flows.common import prepare_workspace, warehouse
 from warehouse.loads import known_refs, load_batch
@@ -20,14 +19,6 @@ KIND_ORDER = (
     "teams", "members", "customers", "fx_rates", "orders", "sales_lines", "order_lines",
     "refunds", "collections", "targets", "scores", "inquiries",
 )
-
-
-def _sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class SyncFailed(Exception):
@@ -49,8 +40,9 @@ def load_source(ws: Workspace, source_name: str) -> dict:
         if not path.is_file():
             raise IngestError(f"{path}: file not found (source {source.name!r} in yeji.yaml)")
         with warehouse(ws) as engine, engine.begin() as conn:
-            batch = read_source(source, path, ws.settings, known_refs(conn))
-            summary = load_batch(conn, source, str(path), _sha256(path), batch, started)
+            known = known_refs(conn, source.order_source or source.name)
+            batch = read_source(source, path, ws.settings, known)
+            summary = load_batch(conn, source, str(path), file_sha256(path), batch, started)
         return {"source": source.name, "kind": source.kind, "ok": True, **asdict(summary)}
     except IngestError as exc:
         return {"source": source.name, "kind": source.kind, "ok": False, "error": str(exc)}

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import pandas as pd
-from sqlalchemy import Date, DateTime, Engine, Table, bindparam, create_engine, event, select, tuple_
+from sqlalchemy import Date, DateTime, Engine, Table, bindparam, create_engine, event, select
 from sqlalchemy.engine import Connection
 
 from warehouse.models import TABLES
@@ -138,16 +138,8 @@ def upsert_frame(conn: Connection, table_name: str, frame: pd.DataFrame) -> Upse
             rec.setdefault(c, None)
         rec["content_hash"] = content_hash(rec, value_cols)
 
-    existing: dict[tuple, str] = {}
     keys = [tuple(r[c] for c in key_cols) for r in records]
-    key_expr = tuple_(*[table.c[c] for c in key_cols]) if len(key_cols) > 1 else table.c[key_cols[0]]
-    chunk = 500
-    for i in range(0, len(keys), chunk):
-        part = keys[i : i + chunk]
-        values = part if len(key_cols) > 1 else [k[0] for k in part]
-        stmt = select(*[table.c[c] for c in key_cols], table.c.content_hash).where(key_expr.in_(values))
-        for row in conn.execute(stmt):
-            existing[tuple(row[: len(key_cols)])] = row[-1]
+    existing = _existing_hashes(conn, table, key_cols, keys)
 
     to_insert, to_update, unchanged = [], [], 0
     for key, rec in zip(keys, records):
@@ -169,6 +161,31 @@ def upsert_frame(conn: Connection, table_name: str, frame: pd.DataFrame) -> Upse
         params = [{**{f"k_{c}": r[c] for c in key_cols}, **{c: r[c] for c in value_cols + ["content_hash"]}} for r in to_update]
         conn.execute(stmt, params)
     return UpsertResult(len(to_insert), len(to_update), unchanged)
+
+
+def _existing_hashes(conn: Connection, table: Table, key_cols: list[str], keys: list[tuple]) -> dict[tuple, str]:
+    """content_hash of the stored rows whose key is in ``keys``.
+
+    Queries ``first IN (...) AND second IN (...)`` over the distinct values of the first
+    two key columns (a superset, filtered exactly here): a multi-column ``(a, b, c) IN``
+    list is slow on PostgreSQL, and this keeps the number of queries small.
+    """
+    chunk = 500
+    wanted = {_normal_key(k) for k in keys}
+    firsts = sorted({k[0] for k in keys}, key=str)
+    seconds = sorted({k[1] for k in keys}, key=str) if len(key_cols) > 1 else [None]
+    columns = [table.c[c] for c in key_cols] + [table.c.content_hash]
+    found: dict[tuple, str] = {}
+    for i in range(0, len(firsts), chunk):
+        for j in range(0, len(seconds), chunk):
+            stmt = select(*columns).where(table.c[key_cols[0]].in_(firsts[i : i + chunk]))
+            if len(key_cols) > 1:
+                stmt = stmt.where(table.c[key_cols[1]].in_(seconds[j : j + chunk]))
+            for row in conn.execute(stmt):
+                key = _normal_key(tuple(row[: len(key_cols)]))
+                if key in wanted:
+                    found[key] = row[-1]
+    return found
 
 
 def _normal_key(key: tuple) -> tuple:
