@@ -76,11 +76,13 @@ def convert_minor(
     if rate.isna().any():
         raise ValueError("missing FX rate for some rows")
     amounts = amount_minor.astype("int64").to_numpy().astype(object)
-    # Rates repeat heavily (one per currency and day): scale the distinct ones only.
-    codes, uniques = pd.factorize(rate.map(lambda d: format(Decimal(d).normalize(), "f")), sort=False)
-    scaled_rates = rate_to_scaled(pd.Series([Decimal(u) for u in uniques]))[codes]
+    # Rates repeat heavily (one per currency and day): scale the distinct ones only. Decimal
+    # hashes by value (Decimal("7.10") == Decimal("7.1")), so factorizing the objects is exact.
+    codes, uniques = pd.factorize(rate.to_numpy(dtype=object), sort=False)
+    scaled_rates = rate_to_scaled(pd.Series(list(uniques), dtype=object))[codes]
     target_exp = exponent(to_currency)
-    src_exp = from_currency.map(exponent).to_numpy()
+    cur_codes, cur_uniques = pd.factorize(from_currency.to_numpy(dtype=object), sort=False)
+    src_exp = np.array([exponent(c) for c in cur_uniques], dtype=np.int64)[cur_codes]
     shift = target_exp - src_exp  # may differ per row (JPY -> CNY)
     numer = amounts * scaled_rates
     result = np.empty(len(numer), dtype=object)
@@ -108,17 +110,27 @@ def attach_rates(
     is converted on a guess.
     """
     out = frame.copy()
-    out["fx_rate"] = pd.Series([Decimal(1)] * len(out), index=out.index, dtype=object)
-    foreign = out[currency_column] != to_currency
+    fx_rate = np.full(len(out), Decimal(1), dtype=object)
+    foreign = (out[currency_column] != to_currency).to_numpy()
     if not foreign.any():
-        return out
+        return out.assign(fx_rate=pd.Series(fx_rate, index=out.index, dtype=object))
     rates = fx_rates[fx_rates["to_currency"] == to_currency][["rate_date", "from_currency", "rate"]]
-    rates = rates.assign(rate_date=pd.to_datetime(rates["rate_date"])).sort_values("rate_date")
+    rates = rates.assign(rate_date=pd.to_datetime(rates["rate_date"]).astype("datetime64[ns]")).sort_values("rate_date")
+    # Positions, not labels: the caller's index need not be unique.
     left = (
-        out.loc[foreign, [date_column, currency_column]]
-        .assign(_day=lambda f: pd.to_datetime(f[date_column]).dt.normalize(), _row=lambda f: f.index)
-        .sort_values("_day")
+        pd.DataFrame(
+            {
+                currency_column: out[currency_column].to_numpy()[foreign],
+                "_day": pd.to_datetime(out[date_column]).to_numpy()[foreign],
+                "_row": np.flatnonzero(foreign),
+            }
+        )
+        .assign(_day=lambda f: pd.to_datetime(f["_day"]).astype("datetime64[ns]").dt.normalize())
+        .sort_values("_day", kind="stable")
     )
+    if left["_day"].isna().any():
+        first = left[left["_day"].isna()].iloc[0]
+        raise ValueError(f"no date to look up the FX rate {first[currency_column]}->{to_currency} for some rows")
     merged = pd.merge_asof(
         left,
         rates.rename(columns={"from_currency": currency_column}),
@@ -134,5 +146,5 @@ def attach_rates(
             f"no FX rate {first[currency_column]}->{to_currency} on or before {first['_day'].date()}"
             f" ({len(missing)} row(s) affected); load fx_rates covering these dates"
         )
-    out.loc[merged["_row"].to_numpy(), "fx_rate"] = merged["rate"].to_numpy()
-    return out
+    fx_rate[merged["_row"].to_numpy()] = merged["rate"].to_numpy()
+    return out.assign(fx_rate=pd.Series(fx_rate, index=out.index, dtype=object))

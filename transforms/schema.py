@@ -147,6 +147,35 @@ COMMISSION_LINES = (
 # transforms.commissions.commission_summary: one row per member per month.
 COMMISSION_SUMMARY = ("month", "member_id", "team_id", "plan_id", "base_minor", "amount_minor", "lines", "currency")
 
+# transforms.commissions.credits_for_month: one credited transaction per order placed (positive base)
+# and per refund/cancellation (negative base) in the month, in the team's base currency.
+CREDITS = (
+    "month", "member_id", "team_id", "kind",  # kind: order | refund | cancellation
+    "source", "record_id",  # the credited record: the order's (source, order_id) or the refund's (source, refund_id)
+    "order_source", "order_id",  # the order (for a refund: the order refunded, when known)
+    "credited_at",  # naive UTC timestamp of the order or refund
+    "credited_date",  # its local calendar day (datetime64, midnight)
+    "base_minor", "currency", "fx_rate",  # base in the team's base currency, and the rate used (Decimal)
+    "original_currency", "original_amount_minor",  # the same amount in the record's own currency
+)
+
+# Columns the transforms add beyond the contracts above (additive; never required by them).
+MEMBER_METRICS_EXTRA = ("name", "active", "cost_known_orders", "previous_orders")
+TEAM_METRICS_EXTRA = (
+    "customers", "cost_known_revenue_minor", "inquiries_replied_24h", "inquiries_converted", "previous_orders",
+    "orders_change",
+)
+TREND_EXTRA = ("revenue_minor", "refunds_minor")
+TOP_CUSTOMERS_EXTRA = ("team_id", "revenue_minor", "refunds_minor")
+QUIET_CUSTOMERS_EXTRA = ("team_id",)
+MIX_EXTRA = ("revenue_minor", "refunds_minor")
+COMMISSION_LINES_EXTRA = (
+    "team_id", "kind", "record_id", "credited_date",
+    "cumulative_base_minor",  # the member's month-to-date base after this line
+    "cumulative_amount_minor",  # the member's month-to-date commission after this line
+)
+MONTH_TO_DATE = COMMISSION_SUMMARY + ("as_of",)
+
 # Rejected input rows (connectors): where and what.
 REJECTS = ("source", "kind", "location", "sheet", "row_number", "column_name", "record_key", "error", "raw")
 

@@ -1,0 +1,85 @@
+"""The shared preparation: one row per order, refund and collection, in base currency."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from factories import collection, fx, line, order, refund, sales_data
+from transforms.facts import (
+    COLLECTION_FACTS,
+    ORDER_FACTS,
+    REFUND_FACTS,
+    collection_facts,
+    order_facts,
+    refund_facts,
+    sales_facts,
+)
+
+RATES = [fx("2026-11-01", "USD", "CNY", "7.1"), fx("2026-11-12", "USD", "CNY", "7.2")]
+
+
+def test_order_facts_columns_and_base_amounts():
+    data = sales_data(
+        orders=[order("A1", "2026-11-15 17:00", 100_00, discount_minor=10_00, tax_minor=5_00, shipping_minor=3_00,
+                      currency="USD", member_id=None)],
+        order_lines=[line("A1", 1, 40_00)],
+        fx_rates=RATES,
+    )
+    got = order_facts(data)
+    assert list(got.columns) == list(ORDER_FACTS)
+    row = got.iloc[0]
+    assert row["order_day"] == pd.Timestamp("2026-11-16") and row["fx_rate"] == Decimal("7.2")
+    assert (row["revenue_minor"], row["tax_minor"], row["shipping_minor"], row["total_minor"]) == (648_00, 36_00, 21_60, 705_60)
+    assert (row["cost_minor"], row["gross_profit_minor"]) == (288_00, 360_00)
+    assert not row["attributed"] and row["currency"] == "CNY"  # unattributed: the default currency
+
+
+@pytest.mark.parametrize(
+    ("refund_fields", "member", "attributed"),
+    [
+        (dict(order_id="A1"), "M2", True),  # the order's member
+        (dict(order_id="A1", member_id="M1"), "M1", True),  # its own member first
+        (dict(order_id="A1", order_source=None), "M2", True),  # no source: matched on a unique order id
+        (dict(order_id="ZZ"), None, False),  # unknown order, no member: unattributed, not dropped
+    ],
+)
+def test_refund_attribution(refund_fields, member, attributed):
+    data = sales_data(
+        orders=[order("A1", "2026-11-10 03:00", 100_00, member_id="M2")],
+        refunds=[refund("R1", "2026-11-11 03:00", 10_00, **refund_fields)],
+    )
+    got = refund_facts(data)
+    assert list(got.columns) == list(REFUND_FACTS)
+    assert len(got) == 1
+    assert (got.iloc[0]["member_id"], bool(got.iloc[0]["attributed"])) == (member, attributed)
+
+
+def test_refund_amounts_are_positive_magnitudes_converted_at_the_refund_day():
+    data = sales_data(
+        orders=[order("A1", "2026-11-02 03:00", 100_00, currency="USD")],
+        refunds=[refund("R1", "2026-11-13 03:00", -10_00, order_id="A1", currency="USD")],  # a negative export
+        fx_rates=RATES,
+    )
+    got = refund_facts(data).iloc[0]
+    assert (got["amount_original_minor"], got["amount_minor"], got["fx_rate"]) == (10_00, 72_00, Decimal("7.2"))
+
+
+def test_collections_find_their_orders_member():
+    data = sales_data(
+        orders=[order("A1", "2026-11-02 03:00", 100_00, member_id="M2")],
+        collections=[collection("P1", "A1", "2026-11-13 03:00", 30_00, currency="USD"),
+                     collection("P2", "A9", "2026-11-13 03:00", 5_00)],
+        fx_rates=RATES,
+    )
+    got = collection_facts(data)
+    assert list(got.columns) == list(COLLECTION_FACTS)
+    assert got[["member_id", "matched", "amount_minor"]].values.tolist() == [["M2", True, 216_00], [None, False, 5_00]]
+
+
+def test_facts_are_prepared_once_per_sales_data():
+    data = sales_data(orders=[order("A1", "2026-11-02 03:00", 100_00)])
+    assert sales_facts(data) is sales_facts(data)
+    assert sales_facts(sales_data()) is not sales_facts(data)
