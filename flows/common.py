@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Iterator
@@ -61,6 +62,11 @@ def resolve_period(label: str | None, kind: str, ws: Workspace) -> Period:
         return period
     now = run_time(ws)
     return last_complete_week(now) if kind == "week" else last_complete_month(now)
+
+
+def render_jobs() -> int:
+    """Processes for PDF rendering: one per core (WeasyPrint is single-threaded), at most 4."""
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 @task(name="load warehouse", cache_policy=NO_CACHE)

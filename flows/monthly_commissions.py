@@ -6,7 +6,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from config.models import Workspace
-from flows.common import load_sales_data, prepare_workspace, resolve_period, warehouse
+from flows.common import load_sales_data, prepare_workspace, render_jobs, resolve_period, warehouse
 from flows.weekly_review import deliver_reports
 from reports import render_commission_statements, render_finance_summary
 from transforms import commissions
@@ -20,7 +20,7 @@ def compute_commissions(data: SalesData, month: Period, ws: Workspace) -> dict:
     """Commission lines (one per credited order or refund) and per-member totals, stored."""
     credits = commissions.credits_for_month(data, month)
     lines = commissions.commission_lines(credits, data.members, data.teams, ws.settings.commission, month)
-    summary = commissions.commission_summary(lines, data.members)
+    summary = commissions.commission_summary(lines, data.members, ws.settings.commission, month, data.teams)
     with warehouse(ws) as engine, engine.begin() as conn:
         replace_month_lines(conn, month.label, lines)
     return {"lines": lines, "summary": summary}
@@ -31,9 +31,11 @@ def render_statements(result: dict, data: SalesData, month: Period, ws: Workspac
     """One statement PDF per member with a plan, and the finance summary."""
     out_dir = ws.path(ws.settings.reports.output_dir) / month.label
     statements = render_commission_statements(
-        result["lines"], result["summary"], data.members, data.teams, month, ws.settings, out_dir
+        result["lines"], result["summary"], data.members, data.teams, month, ws.settings, out_dir, jobs=render_jobs()
     )
-    finance = render_finance_summary(result["summary"], data.members, data.teams, month, ws.settings, out_dir)
+    finance = render_finance_summary(
+        result["summary"], result["lines"], data.members, data.teams, month, ws.settings, out_dir
+    )
     return statements + finance
 
 

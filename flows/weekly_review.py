@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from config.models import Workspace
-from flows.common import load_sales_data, prepare_workspace, resolve_period, warehouse
+from flows.common import load_sales_data, prepare_workspace, render_jobs, resolve_period, warehouse
 from reports import render_team_summaries, render_weekly_reviews
 from reports.delivery import deliver
 from transforms import commissions, customers, metrics
@@ -21,19 +22,22 @@ from transforms.schema import SalesData
 def compute_weekly(data: SalesData, period: Period, ws: Workspace) -> dict:
     """Every frame the weekly reports show, computed by the pure transforms."""
     cfg = ws.settings
-    month_so_far = month(period.start)
+    last_day = period.end - timedelta(days=1)
+    month_so_far = month(last_day)
     credits = commissions.credits_for_month(data, month_so_far)
     lines = commissions.commission_lines(credits, data.members, data.teams, cfg.commission, month_so_far)
-    last_day = period.end - timedelta(days=1)
+    previous = period.previous()
     return {
-        "member_metrics": metrics.member_metrics(data, period),
-        "team_metrics": metrics.team_metrics(data, period),
+        # the previous week's rows ride along so that every KPI card can show its change
+        "member_metrics": pd.concat([metrics.member_metrics(data, period), metrics.member_metrics(data, previous)]),
+        "team_metrics": pd.concat([metrics.team_metrics(data, period), metrics.team_metrics(data, previous)]),
         "trend": metrics.weekly_trend(data, period, cfg.reports.trend_weeks),
         "mix_platform": metrics.mix(data, period, "platform"),
         "mix_country": metrics.mix(data, period, "country"),
         "top_customers": customers.top_customers(data, period, cfg.reports.top_customers),
         "quiet_customers": customers.quiet_customers(data, last_day, cfg.reports.quiet_after_days),
-        "commission_mtd": commissions.month_to_date(lines, last_day),
+        # the month's lines; the review shows those credited up to the week's last day
+        "commission_mtd": lines,
     }
 
 
@@ -43,11 +47,11 @@ def render_weekly(frames: dict, data: SalesData, period: Period, ws: Workspace) 
     out_dir = ws.path(ws.settings.reports.output_dir) / period.label
     reviews = render_weekly_reviews(
         frames["member_metrics"], frames["trend"], frames["top_customers"], frames["quiet_customers"],
-        frames["commission_mtd"], data.members, data.teams, period, ws.settings, out_dir,
+        frames["commission_mtd"], data.members, data.teams, period, ws.settings, out_dir, jobs=render_jobs(),
     )
     summaries = render_team_summaries(
         frames["team_metrics"], frames["member_metrics"], frames["mix_platform"], frames["mix_country"],
-        frames["quiet_customers"], data.members, data.teams, period, ws.settings, out_dir,
+        frames["quiet_customers"], data.members, data.teams, period, ws.settings, out_dir, trend=frames["trend"],
     )
     return reviews + summaries
 

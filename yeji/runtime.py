@@ -11,7 +11,7 @@ import warnings
 
 
 def quiet_prefect(verbose: bool = False) -> None:
-    """No telemetry; Prefect's console shows warnings and errors only (the API still gets every log).
+    """No telemetry; Prefect's console stays quiet (the API and its UI still get every log).
 
     When the process starts Prefect's ephemeral server, that server's own logs are
     silenced too: it prints 'Error flushing ... events' tracebacks while it shuts
@@ -21,7 +21,8 @@ def quiet_prefect(verbose: bool = False) -> None:
     os.environ.setdefault("PREFECT_CLI_PROMPT", "false")
     if verbose:
         return
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    # Failures reach the user through yeji's own summary (and the Prefect UI), not as tracebacks.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     if not os.environ.get("PREFECT_API_URL"):
         os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
