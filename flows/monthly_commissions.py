@@ -6,6 +6,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from config.models import Workspace
+from flows import progress
 from flows.common import load_sales_data, prepare_workspace, render_jobs, resolve_period, warehouse
 from flows.weekly_review import deliver_reports
 from reports import render_commission_statements, render_finance_summary
@@ -48,8 +49,13 @@ def monthly_commissions(month: str | None = None, workspace: str | None = None, 
     """
     ws = prepare_workspace(workspace)
     period = resolve_period(month, "month", ws)
+    progress.step("reading the warehouse", 0, 4)
     data = load_sales_data(ws)
+    progress.step("computing commissions", 1, 4)
     result = compute_commissions(data, period, ws)
+    progress.step("rendering PDFs", 2, 4)
     rendered = render_statements(result, data, period, ws)
+    progress.step("delivering", 3, 4)
     delivery = deliver_reports(rendered, ws, resend) if send else None
+    progress.step("done", 4, 4)
     return {"period": period.label, "rendered": rendered, "delivery": delivery, "summary": result["summary"]}

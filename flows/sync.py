@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 
 from connectors.spreadsheets import IngestError, file_sha256, read_source
 from config.models import Workspace
+from flows import progress
 from flows.common import prepare_workspace, warehouse
 from warehouse.loads import known_refs, load_batch
 
@@ -62,7 +63,11 @@ def sync(workspace: str | None = None, sources: list[str] | None = None) -> list
     if unknown:
         raise ValueError(f"unknown source(s) {unknown}; configured: {[s.name for s in ws.settings.sources]}")
     chosen.sort(key=lambda s: KIND_ORDER.index(s.kind))
-    summaries = [load_source(ws, s.name) for s in chosen]
+    summaries = []
+    for done, source in enumerate(chosen):
+        progress.step(f"loading {source.name}", done, len(chosen))
+        summaries.append(load_source(ws, source.name))
+    progress.step("sources loaded", len(chosen), len(chosen))
     if not all(s["ok"] for s in summaries):
         raise SyncFailed(summaries)
     return summaries

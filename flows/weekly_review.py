@@ -10,6 +10,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from config.models import Workspace
+from flows import progress
 from flows.common import load_sales_data, prepare_workspace, render_jobs, resolve_period, warehouse
 from reports import render_team_summaries, render_weekly_reviews
 from reports.delivery import deliver
@@ -73,8 +74,13 @@ def weekly_review(week: str | None = None, workspace: str | None = None, send: b
     """
     ws = prepare_workspace(workspace)
     period = resolve_period(week, "week", ws)
+    progress.step("reading the warehouse", 0, 4)
     data = load_sales_data(ws)
+    progress.step("computing metrics", 1, 4)
     frames = compute_weekly(data, period, ws)
+    progress.step("rendering PDFs", 2, 4)
     rendered = render_weekly(frames, data, period, ws)
+    progress.step("delivering", 3, 4)
     delivery = deliver_reports(rendered, ws, resend) if send else None
+    progress.step("done", 4, 4)
     return {"period": period.label, "rendered": rendered, "delivery": delivery}

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from config.models import Commission
-from factories import fx, order, refund, sales_data
+from tests.factories import fx, order, refund, sales_data
 from transforms.commissions import (
     assign_plans,
     commission_lines,

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from config.models import Settings, SpreadsheetSource
-from ingest_helpers import ingest, write_table
+from tests.ingest_helpers import ingest, write_table
 from warehouse.db import read_table
 from warehouse.loads import list_rejects
 
@@ -328,7 +328,7 @@ def test_unattributed_orders_load_with_no_member(sqlite_engine, tmp_path):
 
 
 def test_header_row_below_a_title_and_several_sheets(sqlite_engine, tmp_path):
-    from ingest_helpers import write_xlsx
+    from tests.ingest_helpers import write_xlsx
 
     header = ["币种", "金额", "订单号", "下单日期"]
     path = write_xlsx(
@@ -348,7 +348,7 @@ def test_header_row_below_a_title_and_several_sheets(sqlite_engine, tmp_path):
 
 
 def test_csv_with_bom_and_semicolons(sqlite_engine, tmp_path):
-    from ingest_helpers import write_csv
+    from tests.ingest_helpers import write_csv
 
     rows = [["Bestellnummer", "Datum", "Betrag"], ["D1", "31.10.2026", "1.234,50"]]
     path = write_csv(tmp_path / "de.csv", rows, delimiter=";", bom=True)

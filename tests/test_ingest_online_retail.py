@@ -19,7 +19,7 @@ import openpyxl
 import pytest
 
 from config.models import Settings, SpreadsheetSource
-from ingest_helpers import ingest, write_xlsx
+from tests.ingest_helpers import ingest, write_xlsx
 from warehouse.db import read_table
 from warehouse.loads import list_rejects
 

@@ -10,7 +10,7 @@ import pytest
 from config.models import Settings, SpreadsheetSource
 from connectors.batch import IngestError, KnownRefs
 from connectors.spreadsheets import read_source
-from ingest_helpers import ingest, write_csv, write_table, write_xlsx
+from tests.ingest_helpers import ingest, write_csv, write_table, write_xlsx
 from warehouse.db import read_table
 from warehouse.loads import list_rejects
 

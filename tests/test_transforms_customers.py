@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from factories import fx, order, refund, sales_data
+from tests.factories import fx, order, refund, sales_data
 from transforms.customers import quiet_customers, top_customers
 from transforms.periods import parse_period
 from transforms.schema import QUIET_CUSTOMERS, TOP_CUSTOMERS, require_columns

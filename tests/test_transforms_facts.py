@@ -7,7 +7,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from factories import collection, fx, line, order, refund, sales_data
+from tests.factories import collection, fx, line, order, refund, sales_data
 from transforms.facts import (
     COLLECTION_FACTS,
     ORDER_FACTS,

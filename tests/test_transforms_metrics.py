@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from factories import collection, fx, inquiry, line, order, refund, sales_data, target
+from tests.factories import collection, fx, inquiry, line, order, refund, sales_data, target
 from transforms.facts import order_facts, sales_facts, unattributed_orders
 from transforms.metrics import member_metrics, mix, team_metrics, weekly_trend
 from transforms.periods import parse_period

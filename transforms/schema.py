@@ -160,7 +160,7 @@ CREDITS = (
 )
 
 # Columns the transforms add beyond the contracts above (additive; never required by them).
-MEMBER_METRICS_EXTRA = ("name", "active", "cost_known_orders", "previous_orders")
+MEMBER_METRICS_EXTRA = ("name", "active", "cost_known_orders")
 TEAM_METRICS_EXTRA = (
     "customers", "cost_known_revenue_minor", "inquiries_replied_24h", "inquiries_converted", "previous_orders",
     "orders_change",

@@ -6,8 +6,27 @@ import shutil
 import time
 from pathlib import Path
 
+from contextlib import contextmanager
+
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+
+@contextmanager
+def _progress_bar(console: Console, title: str):
+    """A progress bar fed by :mod:`flows.progress` while a flow runs in this process."""
+    from flows.progress import listening
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task_id = bar.add_task(title, total=None)
+
+        def update(what: str, done: int, total: int) -> None:
+            bar.update(task_id, description=f"{title}: {what}", completed=done, total=total)
+
+        with listening(update):
+            yield
 
 
 def _flow_error(console: Console, exc: Exception) -> int:
@@ -19,9 +38,10 @@ def _flow_error(console: Console, exc: Exception) -> int:
 
 
 def _print_sync(console: Console, summaries: list[dict]) -> None:
-    table = Table(title="Sync", title_justify="left", show_edge=False)
-    for col in ("source", "kind", "read", "loaded", "rejected", "new", "updated", "unchanged"):
-        table.add_column(col, justify="left" if col in ("source", "kind") else "right")
+    table = Table(title="Sync", title_justify="left", show_edge=False, pad_edge=False)
+    for col in ("source", "kind", "read", "loaded", "rejected", "new", "updated", "same"):
+        left = col in ("source", "kind")
+        table.add_column(col, justify="left" if left else "right", overflow="fold" if left else "ellipsis", no_wrap=not left)
     for s in summaries:
         if not s["ok"]:
             table.add_row(s["source"], s["kind"], "[red]failed[/red]", "", "", "", "", "")
@@ -45,7 +65,7 @@ def sync(console: Console, workspace: str | None) -> int:
     from flows.sync import SyncFailed, sync as sync_flow
 
     started = time.perf_counter()
-    with console.status("Loading sources…"):
+    with _progress_bar(console, "Sync"):
         try:
             summaries = sync_flow(workspace=workspace)
         except SyncFailed as exc:
@@ -79,7 +99,7 @@ def weekly_review(console: Console, workspace, week, *, send: bool, resend: bool
     from flows.weekly_review import weekly_review as flow
 
     started = time.perf_counter()
-    with console.status("Weekly review: computing, rendering, delivering…"):
+    with _progress_bar(console, "Weekly review"):
         try:
             result = flow(week=week, workspace=workspace, send=send, resend=resend)
         except Exception as exc:  # noqa: BLE001 - shown to the user, the run is marked failed in Prefect
@@ -94,7 +114,7 @@ def monthly_commissions(console: Console, workspace, month, *, send: bool, resen
     from flows.monthly_commissions import monthly_commissions as flow
 
     started = time.perf_counter()
-    with console.status("Monthly commissions: computing, rendering, delivering…"):
+    with _progress_bar(console, "Commissions"):
         try:
             result = flow(month=month, workspace=workspace, send=send, resend=resend)
         except Exception as exc:  # noqa: BLE001
@@ -210,4 +230,6 @@ def _print_demo_paths(console: Console, root: Path, seconds: float) -> None:
         console.print(f"    {folder}")
     console.print(f"  Emails ({len(emails)} .eml files, open them in any mail client): {outbox}")
     console.print(f"  Warehouse: {root / 'warehouse.db'}")
-    console.print(f"  Rerun a period: .venv/bin/yeji -w {root} run weekly-review --week 2026-W46")
+    week = sorted(p.name for p in reports.iterdir() if "-W" in p.name)[-1:] if reports.is_dir() else []
+    if week:
+        console.print(f"  Rerun a period: .venv/bin/yeji -w {root} run weekly-review --week {week[0]}")

@@ -1,0 +1,317 @@
+"""Sending rendered reports: SMTP or ``.eml`` files, exactly once per (kind, period, recipient).
+
+:func:`deliver` groups the :class:`~reports.render.Rendered` items by recipient
+(one email per recipient: a team lead of two teams gets one email with both
+PDFs), skips what the ``deliveries`` table says was already sent, sends the
+rest through one transport, and records each message after it was accepted, in
+its own transaction. A failure affects only its own message; it is reported and
+retried on the next run. The SMTP password is read from the environment
+variable named in the config and is never logged or reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import smtplib
+import ssl
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol, Sequence
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from config.models import Delivery, Smtp
+from reports.context import MEMBER_SCOPED, safe_name
+from reports.email import build_message, sender_address
+from reports.render import Rendered
+from warehouse import outbox
+
+log = logging.getLogger("yeji.reports.delivery")
+
+SENT = "sent"
+SKIPPED_ALREADY_SENT = "skipped_already_sent"
+SKIPPED_NO_RECIPIENT = "skipped_no_recipient"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # sent | skipped_already_sent | skipped_no_recipient | failed
+    report_kind: str
+    period: str
+    recipient: str | None
+    member_id: str | None
+    team_id: str | None
+    detail: str = ""
+    changed_since_sent: bool = False  # already sent, but the report's content differs now
+    location: str | None = None  # .eml path or SMTP Message-ID
+    pdf_paths: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    channel: str  # smtp | outbox
+    outcomes: tuple[Outcome, ...] = field(default_factory=tuple)
+
+    def _count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def sent(self) -> int:
+        return self._count(SENT)
+
+    @property
+    def skipped_already_sent(self) -> int:
+        return self._count(SKIPPED_ALREADY_SENT)
+
+    @property
+    def skipped_no_recipient(self) -> int:
+        return self._count(SKIPPED_NO_RECIPIENT)
+
+    @property
+    def failed(self) -> int:
+        return self._count(FAILED)
+
+    @property
+    def changed_since_sent(self) -> int:
+        return sum(1 for o in self.outcomes if o.changed_since_sent)
+
+    def with_status(self, status: str) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    def summary(self) -> str:
+        text = (f"{self.channel}: {self.sent} sent, {self.skipped_already_sent} already sent, "
+                f"{self.skipped_no_recipient} without recipient, {self.failed} failed")
+        if self.changed_since_sent:
+            text += f" ({self.changed_since_sent} changed since sent; not resent)"
+        return text
+
+    def __str__(self) -> str:
+        lines = [self.summary()]
+        for o in self.outcomes:
+            if o.status != SENT or o.detail:
+                who = o.recipient or o.member_id or o.team_id or "?"
+                lines.append(f"  {o.status:22s} {o.report_kind} {o.period} {who}: {o.detail}")
+        return "\n".join(lines)
+
+
+class DeliveryError(RuntimeError):
+    """The transport cannot work at all (cannot connect, log in, or write the outbox)."""
+
+
+class Transport(Protocol):
+    channel: str
+
+    def send(self, message: EmailMessage, *, name: str, envelope_from: str, recipient: str) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class OutboxTransport:
+    """Writes each message as ``<outbox_dir>/<name>.eml`` (RFC 5322, CRLF), atomically."""
+
+    channel = "outbox"
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    def send(self, message: EmailMessage, *, name: str, envelope_from: str, recipient: str) -> str:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DeliveryError(f"cannot create outbox folder {self.directory}: {error}") from error
+        target = self.directory / f"{name}.eml"
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(message.as_bytes(policy=policy.SMTP))
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return str(target)
+
+    def close(self) -> None:
+        pass
+
+
+class SmtpTransport:
+    """One SMTP connection for the batch, opened on first use and reopened after a drop."""
+
+    channel = "smtp"
+
+    def __init__(self, smtp: Smtp):
+        self.config = smtp
+        self._conn: smtplib.SMTP | None = None
+
+    def _password(self) -> str | None:
+        if not self.config.username:
+            return None
+        env = self.config.password_env
+        if not env or not os.environ.get(env):
+            raise DeliveryError(
+                f"SMTP username {self.config.username!r} is set but the environment variable "
+                f"{env or '(password_env not configured)'} holding its password is not set")
+        return os.environ[env]
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.config
+        password = self._password()
+        try:
+            if cfg.security == "ssl":
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds,
+                                                      context=ssl.create_default_context())
+            else:
+                conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
+                conn.ehlo()
+                if cfg.security == "starttls":
+                    conn.starttls(context=ssl.create_default_context())
+                    conn.ehlo()
+            if cfg.username:
+                conn.login(cfg.username, password)
+        except smtplib.SMTPAuthenticationError as error:
+            raise DeliveryError(f"SMTP login as {cfg.username!r} at {cfg.host}:{cfg.port} refused: "
+                                f"{error.smtp_code} {_decode(error.smtp_error)}") from None
+        except (OSError, smtplib.SMTPException) as error:
+            raise DeliveryError(f"cannot connect to SMTP {cfg.host}:{cfg.port} ({cfg.security}): {error}") from None
+        return conn
+
+    def send(self, message: EmailMessage, *, name: str, envelope_from: str, recipient: str) -> str:
+        if self._conn is None:
+            self._conn = self._connect()
+        try:
+            self._conn.send_message(message, from_addr=envelope_from, to_addrs=[recipient])
+        except smtplib.SMTPServerDisconnected:
+            self._conn = None
+            raise
+        return str(message["Message-ID"])
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self._conn = None
+
+
+def _decode(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"recipient {addr} refused: {code} {_decode(msg)}" for addr, (code, msg) in error.recipients.items())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"SMTP {error.smtp_code} {_decode(error.smtp_error)}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _message_name(items: Sequence[Rendered], recipient: str) -> str:
+    first = items[0]
+    if first.report_kind == "finance_summary":
+        subject = safe_name(recipient)
+    else:
+        subject = "+".join(sorted({safe_name(i.member_id or i.team_id or recipient) for i in items}))
+    return f"{first.period}_{first.report_kind}_{subject}"
+
+
+def _group_hash(items: Sequence[Rendered]) -> str:
+    hashes = sorted({i.content_hash for i in items})
+    if len(hashes) == 1:
+        return hashes[0]
+    return hashlib.sha256("\n".join(hashes).encode()).hexdigest()
+
+
+def deliver(
+    engine: Engine,
+    rendered: Sequence[Rendered],
+    delivery: Delivery,
+    outbox_dir: Path,
+    *,
+    resend: bool = False,
+    transport: Transport | None = None,
+) -> DeliveryReport:
+    """Send each recipient's report(s) once; see the module docstring. ``transport`` overrides
+    the one chosen from ``delivery`` (SMTP when ``delivery.smtp`` is set, else ``outbox_dir``)."""
+    transport = transport or (SmtpTransport(delivery.smtp) if delivery.smtp else OutboxTransport(Path(outbox_dir)))
+    envelope_from = sender_address(delivery.sender)
+    outcomes: list[Outcome] = []
+    groups: dict[tuple[str, str, str], list[Rendered]] = {}
+    for item in rendered:
+        key = item.delivery_key
+        if key is None:
+            outcomes.append(Outcome(SKIPPED_NO_RECIPIENT, item.report_kind, item.period, None, item.member_id,
+                                    item.team_id, item.no_recipient_reason or "no recipient address",
+                                    pdf_paths=(item.pdf_path,)))
+            log.info("%s %s %s: not sent, %s", item.report_kind, item.period, item.member_id or item.team_id or "",
+                     item.no_recipient_reason or "no recipient address")
+            continue
+        group = groups.setdefault(key, [])
+        if not any(g.pdf_path == item.pdf_path and g.content_hash == item.content_hash for g in group):
+            group.append(item)
+    already = outbox.sent_deliveries(engine, groups.keys())
+    broken: str | None = None
+
+    def outcome(status: str, key, items: Sequence[Rendered], detail: str = "", **extra) -> Outcome:
+        member_ids = sorted({i.member_id for i in items if i.member_id})
+        team_ids = sorted({i.team_id for i in items if i.team_id})
+        result = Outcome(status, key[0], key[1], items[0].recipient_email, ",".join(member_ids) or None,
+                         ",".join(team_ids) or None, detail, pdf_paths=tuple(i.pdf_path for i in items), **extra)
+        outcomes.append(result)
+        level = logging.WARNING if status == FAILED else logging.INFO
+        log.log(level, "%s %s -> %s: %s%s", key[0], key[1], key[2], status, f" ({detail})" if detail else "")
+        return result
+
+    try:
+        for key, items in groups.items():
+            kind, period, recipient = key
+            content_hash = _group_hash(items)
+            members = {i.member_id for i in items}
+            if kind in MEMBER_SCOPED and len(members) > 1:
+                outcome(FAILED, key, items, f"members {', '.join(sorted(m or '?' for m in members))} share the address "
+                        f"{recipient}; a {kind} carries one member's data only, so none was sent")
+                continue
+            previous = already.get(key)
+            if previous is not None and not resend:
+                changed = previous.content_hash != content_hash
+                detail = f"sent {previous.sent_at:%Y-%m-%d %H:%M} UTC via {previous.channel}"
+                if changed:
+                    detail += "; the report changed since then (not resent: use resend to send it again)"
+                outcome(SKIPPED_ALREADY_SENT, key, items, detail, changed_since_sent=changed, location=previous.location)
+                continue
+            if broken is not None:
+                outcome(FAILED, key, items, f"not attempted: {broken}")
+                continue
+            try:
+                message = build_message(items, delivery.sender)
+                location = transport.send(message, name=_message_name(items, recipient), envelope_from=envelope_from,
+                                          recipient=items[0].recipient_email.strip())
+            except DeliveryError as error:
+                broken = str(error)
+                outcome(FAILED, key, items, broken)
+                continue
+            except (smtplib.SMTPException, OSError, ValueError) as error:
+                outcome(FAILED, key, items, _describe(error))
+                continue
+            try:
+                outbox.record_sent(
+                    engine, report_kind=kind, period=period, recipient=recipient,
+                    member_id=items[0].member_id if len(members) == 1 else None, content_hash=content_hash,
+                    channel=transport.channel, location=location,
+                    sent_at=datetime.now(timezone.utc).replace(tzinfo=None))
+            except SQLAlchemyError as error:
+                outcome(FAILED, key, items, f"sent ({location}) but not recorded, so it will be sent again next run: "
+                        f"{type(error).__name__}: {error}", location=location)
+                continue
+            outcome(SENT, key, items, "resent" if previous is not None else "", location=location)
+    finally:
+        transport.close()
+    return DeliveryReport(transport.channel, tuple(outcomes))

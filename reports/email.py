@@ -1,0 +1,214 @@
+"""Email composition: subject, a short summary body (HTML + plain text), the PDF attached.
+
+The body of a member's email is built from that member's own report context
+only, so it can hold nothing about anybody else. :func:`build_message` turns one
+or more :class:`~reports.render.Rendered` items for the same recipient into one
+RFC 5322 message: ``multipart/mixed`` holding ``multipart/alternative`` (text,
+HTML) and the PDF(s), with UTF-8 subject, display name and attachment file name
+encoded as the standards say (RFC 2047 / RFC 2231).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, getaddresses, make_msgid
+from typing import TYPE_CHECKING, Sequence
+
+from config.models import Settings
+from reports import formatting as fmt
+from reports.context import CommissionStatement, FinanceSummary, ReportContext, TeamSummary, WeeklyReview
+from reports.i18n import t
+from reports.templating import render_template
+
+if TYPE_CHECKING:  # pragma: no cover
+    from reports.render import Rendered
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    value: str
+    note: str = ""  # e.g. "▲ 12.3%"
+    tone: str = "neutral"  # good | bad | neutral: colour of the note
+
+
+@dataclass(frozen=True)
+class Digest:
+    lang: str
+    title: str
+    greeting: str
+    intro: str
+    lines: tuple[Line, ...]
+    closing: str
+    signature: str
+    attachment: str
+
+
+def _who(ctx: ReportContext) -> str:
+    return ctx.doc.subject
+
+
+def subject_for(ctx: ReportContext) -> str:
+    lang, doc = ctx.lang, ctx.doc
+    return t(f"email.subject.{ctx.kind}", lang, period=fmt.format_period_short(doc.period, lang),
+             name=doc.subject, team=doc.subject)
+
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
+
+
+def attachment_filename(ctx: ReportContext) -> str:
+    """``业绩周报_2026-W46_张伟.pdf`` / ``weekly-review_2026-W46_Zhang-Wei.pdf``."""
+    lang = ctx.lang
+    parts = [t(f"file.{ctx.kind}", lang), ctx.doc.period.label]
+    if ctx.kind != "finance_summary":
+        parts.append(ctx.doc.subject)
+    name = "_".join(_UNSAFE.sub("-", p).strip() for p in parts if p)
+    name = re.sub(r"\s+", "-", name)
+    return name[:120] + ".pdf"
+
+
+def _money_line(label_key: str, money, lang: str, change=None) -> Line:
+    note, tone = "", "neutral"
+    if change is not None and change.direction != "none":
+        note, tone = fmt.format_change(change, lang), change.tone
+    return Line(t(label_key, lang), fmt.format_money(money, lang), note, tone)
+
+
+def digest_for(ctx: ReportContext, settings: Settings) -> Digest:
+    lang, body, doc = ctx.lang, ctx.body, ctx.doc
+    period_text = fmt.format_period(doc.period, lang)
+    lines: list[Line] = []
+    if isinstance(body, WeeklyReview):
+        h = body.headline
+        lines.append(_money_line("kpi.net_revenue", h.net_revenue, lang, h.change))
+        if h.target is not None:
+            lines.append(Line(t("kpi.attainment", lang), fmt.format_percent(h.attainment),
+                              f"{t('kpi.target', lang)} {fmt.format_money(h.target, lang)}"))
+        lines.append(Line(t("kpi.orders", lang), fmt.format_count(body.orders)))
+        if h.rank is not None and h.team_size:
+            lines.append(Line(t("kpi.rank_in_team", lang), t("kpi.rank_value", lang, rank=h.rank, size=h.team_size)))
+        if body.top_customer is not None:
+            lines.append(Line(t("email.top_customer", lang), body.top_customer.name,
+                              fmt.format_money(body.top_customer.net_revenue, lang)))
+        if body.quiet_total:
+            lines.append(Line(t("email.quiet_count", lang), fmt.format_count(body.quiet_total)))
+        if body.commission is not None:
+            lines.append(Line(t("review.commission_total", lang), fmt.format_money(body.commission.total, lang)))
+        intro = t("email.intro.weekly_review", lang, period=period_text)
+    elif isinstance(body, TeamSummary):
+        h = body.headline
+        lines.append(_money_line("kpi.net_revenue", h.net_revenue, lang, h.change))
+        if h.target is not None:
+            lines.append(Line(t("kpi.attainment", lang), fmt.format_percent(h.attainment),
+                              f"{t('kpi.target', lang)} {fmt.format_money(h.target, lang)}"))
+        lines.append(Line(t("kpi.orders", lang), fmt.format_count(body.orders)))
+        lines.append(Line(t("kpi.members", lang), fmt.format_count(body.members)))
+        if body.leaderboard:
+            top = body.leaderboard[0]
+            lines.append(Line(t("email.leader", lang), top.name, fmt.format_money(top.net_revenue, lang)))
+        lines.append(Line(t("email.quiet_count", lang), fmt.format_count(len(body.at_risk) + body.at_risk_more)))
+        intro = t("email.intro.team_summary", lang, team=body.team.name, period=period_text)
+    elif isinstance(body, CommissionStatement):
+        plan = body.plan.name or t("statement.no_plan", lang)
+        lines.append(Line(t("statement.plan", lang), plan))
+        lines.append(Line(t("statement.base_total", lang), fmt.format_money(body.base_total, lang)))
+        lines.append(Line(t("statement.commission_total", lang), fmt.format_money(body.amount_total, lang)))
+        lines.append(Line(t("statement.line_count", lang), fmt.format_count(len(body.lines))))
+        intro = t("email.intro.commission_statement", lang, period=period_text)
+    elif isinstance(body, FinanceSummary):
+        for group in body.groups:
+            lines.append(Line(f"{t('finance.commission', lang)} {group.currency}", fmt.format_money(group.amount_total, lang),
+                              t("finance.members_count", lang, count=len(group.rows))))
+        lines.append(Line(t("finance.no_plan", lang), fmt.format_count(len(body.members_without_plan))))
+        intro = t("email.intro.finance_summary", lang, period=period_text)
+    else:  # pragma: no cover - a new report kind must add its digest here
+        raise TypeError(f"no email digest for {type(body).__name__}")
+    name = ctx.audience.name
+    greeting = t("email.greeting", lang, name=name) if name else t("email.greeting_anonymous", lang)
+    return Digest(
+        lang=lang, title=subject_for(ctx), greeting=greeting, intro=intro, lines=tuple(lines),
+        closing=t("email.closing", lang), signature=t("email.signature", lang, company=doc.company),
+        attachment=attachment_filename(ctx),
+    )
+
+
+def html_body(digest: Digest) -> str:
+    return render_template("email/body.html", d=digest, lang=digest.lang)
+
+
+def text_body(digest: Digest) -> str:
+    sep = "：" if digest.lang == "zh-CN" else ": "
+    out = [digest.greeting, "", digest.intro, ""]
+    for line in digest.lines:
+        text = f"  · {line.label}{sep}{line.value}"
+        if line.note:
+            text += f"（{line.note}）" if digest.lang == "zh-CN" else f" ({line.note})"
+        out.append(text)
+    out += ["", t("email.attachment_line", digest.lang, name=digest.attachment), "", digest.closing, "", "-- ",
+            digest.signature, ""]
+    return "\n".join(out)
+
+
+def compose_bodies(ctx: ReportContext, settings: Settings) -> tuple[str, str, str]:
+    """(subject, html body, text body) for one report context."""
+    digest = digest_for(ctx, settings)
+    return digest.title, html_body(digest), text_body(digest)
+
+
+# ----------------------------------------------------------------------------- MIME
+
+
+def sender_address(sender: str) -> str:
+    """The bare address of ``Yeji <reports@yeji.local>`` (for the SMTP envelope)."""
+    pairs = getaddresses([sender])
+    if not pairs or "@" not in pairs[0][1]:
+        raise ValueError(f"delivery.sender {sender!r} holds no email address")
+    return pairs[0][1]
+
+
+_BODY = re.compile(r"<!--yeji:body-->(.*?)<!--/yeji:body-->", re.S)
+
+
+def _merge_html(documents: list[str]) -> str:
+    """Several summary bodies in one HTML document (one shell, the bodies one after another)."""
+    parts = [m.group(1) if (m := _BODY.search(d)) else d for d in documents]
+    shell = documents[0]
+    match = _BODY.search(shell)
+    if not match:
+        return "<hr>".join(documents)
+    merged = '<hr style="border:none;border-top:1px solid #e5e7eb;margin:24px 0">'.join(parts)
+    return shell[: match.start(1)] + merged + shell[match.end(1):]
+
+
+def build_message(items: Sequence["Rendered"], sender: str) -> EmailMessage:
+    """One message to one recipient carrying one or more reports (same kind and period)."""
+    if not items:
+        raise ValueError("no report to send")
+    first = items[0]
+    recipients = {(i.recipient_email or "").strip().lower() for i in items}
+    if len(recipients) != 1 or not first.recipient_email:
+        raise ValueError(f"one message goes to one recipient, got {sorted(recipients)}")
+    msg = EmailMessage()
+    subjects = list(dict.fromkeys(i.subject for i in items))
+    msg["Subject"] = subjects[0] if len(subjects) == 1 else f"{subjects[0]} (+{len(subjects) - 1})"
+    msg["From"] = sender
+    local, _, domain = first.recipient_email.strip().rpartition("@")
+    msg["To"] = Address(display_name=first.recipient_name or "", username=local, domain=domain)
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(domain=sender_address(sender).rpartition("@")[2] or None)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Yeji-Report"] = f"{first.report_kind}; period={first.period}"
+    if len(items) == 1:
+        msg.set_content(first.text_body)
+        msg.add_alternative(first.html_body, subtype="html")
+    else:
+        msg.set_content("\n\n".join(i.text_body for i in items))
+        msg.add_alternative(_merge_html([i.html_body for i in items]), subtype="html")
+    for item in items:
+        msg.add_attachment(item.pdf_path.read_bytes(), maintype="application", subtype="pdf",
+                           filename=item.attachment_filename)
+    return msg
