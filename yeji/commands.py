@@ -59,6 +59,9 @@ def _print_sync(console: Console, summaries: list[dict]) -> None:
     total_rejected = sum(s.get("rows_rejected", 0) for s in summaries if s["ok"])
     if total_rejected:
         console.print(f"[yellow]{total_rejected:,} row(s) rejected[/yellow] — see them with [bold]yeji rejects[/bold]")
+    unattributed = sum(s.get("unattributed", 0) for s in summaries)
+    if unattributed:
+        console.print(f"{unattributed:,} order(s)/refund(s) credited to no member — see them with [bold]yeji unattributed[/bold]")
 
 
 def sync(console: Console, workspace: str | None) -> int:
@@ -80,10 +83,18 @@ def sync(console: Console, workspace: str | None) -> int:
 
 
 def _print_delivery(console: Console, delivery) -> None:
+    """The delivery summary, then only what needs the admin: failures and missing recipients."""
     if delivery is None:
         console.print("Nothing sent (--no-send).")
         return
-    console.print(delivery.describe() if hasattr(delivery, "describe") else str(delivery))
+    console.print(delivery.summary())
+    for outcome in delivery.outcomes:
+        if outcome.status in ("failed", "skipped_no_recipient"):
+            who = outcome.recipient or outcome.member_id or outcome.team_id or "?"
+            colour = "red" if outcome.status == "failed" else "yellow"
+            console.print(f"  [{colour}]{outcome.status.replace('_', ' ')}[/{colour}] {outcome.report_kind} {who}: {outcome.detail}")
+    if delivery.skipped_already_sent:
+        console.print("  Already-sent reports were not sent again; add --resend to send them on purpose.")
 
 
 def _print_rendered(console: Console, rendered: list, label: str) -> None:
@@ -157,6 +168,37 @@ def rejects(console: Console, workspace, source: str | None, limit: int) -> int:
     return 0
 
 
+def unattributed(console: Console, workspace, source: str | None, limit: int) -> int:
+    """Orders credited to no member: loaded and counted for the team, listed here for the admin."""
+    from config.loader import load_workspace, warehouse_url
+    from transforms.money import to_major
+    from warehouse.db import make_engine, migrate
+    from warehouse.store_loads import count_unattributed, list_unattributed
+
+    ws = load_workspace(workspace)
+    engine = make_engine(warehouse_url(ws))
+    migrate(engine)
+    frame = list_unattributed(engine, source=source, limit=limit)
+    counts = count_unattributed(engine)
+    engine.dispose()
+    if frame.empty:
+        console.print("Every order is credited to a member." + (f" (source {source})" if source else ""))
+        return 0
+    total = sum(n for s, n in counts.items() if source is None or s == source)
+    table = Table(show_edge=False, title=f"Unattributed orders ({min(limit, len(frame))} of {total:,}, newest first)",
+                  title_justify="left")
+    for col in ("source", "order", "store", "ordered (UTC)", "country", "customer", "gross"):
+        table.add_column(col, justify="right" if col == "gross" else "left", overflow="fold")
+    for row in frame.itertuples(index=False):
+        gross = f"{to_major(int(row.gross_minor) - int(row.discount_minor), row.currency):,} {row.currency}"
+        table.add_row(row.source, str(row.order_id), row.store, f"{row.ordered_at:%Y-%m-%d %H:%M}", row.country or "",
+                      row.customer_id or "", gross)
+    console.print(table)
+    console.print("Credit them with a store's attribute_by rules (discount_codes, tags, marketplaces, member) or "
+                  "territories in yeji.yaml, then run [bold]yeji sync[/bold].")
+    return 0
+
+
 def check(console: Console, workspace) -> int:
     from config.loader import load_workspace, warehouse_url
 
@@ -166,6 +208,8 @@ def check(console: Console, workspace) -> int:
     console.print(f"  warehouse: {warehouse_url(ws)}")
     console.print(f"  timezone {s.timezone}, base currency {s.base_currency}")
     console.print(f"  {len(s.sources)} source(s): " + ", ".join(f"{x.name} ({x.kind})" for x in s.sources))
+    if s.stores:
+        console.print(f"  {len(s.stores)} store(s): " + ", ".join(f"{x.name} ({x.platform} {x.api_name})" for x in s.stores))
     console.print(f"  {len(s.commission.plans)} commission plan(s): " + ", ".join(p.plan_id for p in s.commission.plans))
     console.print("  delivery: " + (f"SMTP {s.delivery.smtp.host}:{s.delivery.smtp.port}" if s.delivery.smtp else f"outbox folder {ws.path(s.delivery.outbox_dir)}"))
     missing = [x for x in s.sources if not ws.path(x.path).is_file()]
