@@ -157,6 +157,7 @@ class Reports(Strict):
     trend_weeks: int = Field(default=12, ge=4, le=52)
     top_customers: int = Field(default=5, ge=1, le=50)
     quiet_after_days: int = Field(default=45, ge=7)  # a customer with no order for this long "goes quiet"
+    quiet_min_orders: int = Field(default=2, ge=1)  # ...if they ordered at least this often (key accounts always)
     company_name: str = "Yeji"
 
 

@@ -36,7 +36,9 @@ def compute_weekly(data: SalesData, period: Period, ws: Workspace) -> dict:
         "mix_platform": metrics.mix(data, period, "platform"),
         "mix_country": metrics.mix(data, period, "country"),
         "top_customers": customers.top_customers(data, period, cfg.reports.top_customers),
-        "quiet_customers": customers.quiet_customers(data, last_day, cfg.reports.quiet_after_days),
+        "quiet_customers": customers.quiet_customers(
+            data, last_day, cfg.reports.quiet_after_days, min_orders=cfg.reports.quiet_min_orders
+        ),
         # the month's lines; the review shows those credited up to the week's last day
         "commission_mtd": lines,
     }

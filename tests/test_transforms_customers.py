@@ -100,3 +100,27 @@ def test_no_quiet_customers_is_an_empty_frame_with_the_columns():
     got = quiet_customers(sales_data(), date(2026, 11, 15), 45)
     assert got.empty
     require_columns(got, QUIET_CUSTOMERS, "quiet_customers")
+
+
+def test_one_off_shoppers_are_not_listed_as_going_quiet_unless_key_accounts():
+    from datetime import date
+
+    from tests.factories import order, sales_data
+    from transforms.customers import quiet_customers
+
+    data = sales_data(
+        customers=[
+            dict(customer_id="ONCE", name="One-off"),
+            dict(customer_id="TWICE", name="Regular"),
+            dict(customer_id="KEY", name="Key", customer_class="key_account"),
+        ],
+        orders=[
+            order("A1", "2026-08-01 03:00", 100_00, customer_id="ONCE", member_id="M1"),
+            order("A2", "2026-07-01 03:00", 100_00, customer_id="TWICE", member_id="M1"),
+            order("A3", "2026-08-02 03:00", 100_00, customer_id="TWICE", member_id="M1"),
+            order("A4", "2026-08-03 03:00", 100_00, customer_id="KEY", member_id="M1"),
+        ],
+    )
+    quiet = quiet_customers(data, date(2026, 11, 15), 45, min_orders=2)
+    assert sorted(quiet["customer_id"]) == ["KEY", "TWICE"]
+    assert sorted(quiet_customers(data, date(2026, 11, 15), 45)["customer_id"]) == ["KEY", "ONCE", "TWICE"]

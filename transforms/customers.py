@@ -134,10 +134,14 @@ def quiet_customers(
     quiet_after_days: int,
     lookback_days: int = 365,
     facts: Facts | None = None,
+    min_orders: int = 1,
 ) -> pd.DataFrame:
     """QUIET_CUSTOMERS: each member's customers who ordered within ``lookback_days`` before
     ``as_of_day`` (a local calendar day, inclusive) but not in the last ``quiet_after_days``:
     ``days_since_last_order > quiet_after_days``. Only orders up to ``as_of_day`` count.
+
+    Only customers with at least ``min_orders`` orders are listed, and key accounts always:
+    a one-off shopper who never came back is not a relationship going quiet.
 
     ``lifetime_revenue_minor`` is the revenue (gross - discount, refunds not deducted) of all
     the customer's orders up to ``as_of_day``, in the owner's base currency. Sorted per member
@@ -187,6 +191,7 @@ def quiet_customers(
             "team_id": owners["team_id"].to_numpy(dtype=object),
         }
     )
+    frame = frame[(frame["orders"] >= min_orders) | (frame["customer_class"] == "key_account")]
     frame = frame.sort_values(
         ["team_id", "member_id", "lifetime_revenue_minor", "customer_id"], ascending=[True, True, False, True], kind="stable"
     ).reset_index(drop=True)

@@ -153,17 +153,10 @@ def rejects(console: Console, workspace, source: str | None, limit: int) -> int:
         console.print("No rejected rows." + (f" (source {source})" if source else ""))
         return 0
     table = Table(show_edge=False, title=f"Rejected rows (first {min(limit, len(frame))})", title_justify="left")
-    for col in ("source", "where", "error"):
-        table.add_column(col, overflow="fold")
+    table.add_column("source", no_wrap=True)
+    table.add_column("where and what", overflow="fold")  # each message names file, sheet, row and column
     for row in frame.itertuples(index=False):
-        where = Path(row.location).name
-        if row.sheet:
-            where += f", sheet {row.sheet}"
-        if row.row_number is not None and row.row_number == row.row_number:
-            where += f", row {int(row.row_number)}"
-        if row.column_name:
-            where += f", column {row.column_name}"
-        table.add_row(row.source, where, row.error)
+        table.add_row(row.source, row.error)
     console.print(table)
     return 0
 
