@@ -60,13 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     quiet_prefect(verbose=args.verbose)
     from rich.console import Console
 
-    console = Console(stderr=False, highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # messages keep paths and keys on one line
     from config.loader import ConfigError
 
     try:
         return _dispatch(args, console)
     except ConfigError as exc:
-        console.print(f"[red]Configuration error[/red]\n{exc}")
+        console.print("[red]Configuration error[/red]")
+        console.print(str(exc), markup=False)
         return 2
     except KeyboardInterrupt:
         console.print("[yellow]Interrupted.[/yellow]")
