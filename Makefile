@@ -20,7 +20,7 @@ bench: install  ## benchmarks (not part of make test)
 	@$(BIN)/python -m bench
 
 lock:  ## re-resolve requirements.lock from pyproject.toml (needs `uv` on PATH)
-	uv pip compile pyproject.toml build-requirements.in --extra test --generate-hashes --python-version 3.11 -o requirements.lock
+	uv pip compile pyproject.toml build-requirements.in --extra test --extra bench --generate-hashes --python-version 3.11 -o requirements.lock
 
 clean:
 	rm -rf demo .pytest_cache .hypothesis

@@ -1,0 +1,344 @@
+"""One benchmark in one process: ``python -m bench.worker NAME '{json params}'``.
+
+Prints the figures as one JSON line (the last line of stdout). Each benchmark runs Yeji
+and its reference alternately on the same data, ``runs`` times each.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import statistics
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from bench.generate import Shape, fresh, generate, settings
+from bench.harness import REPO, Figure, children_peak_mb, dump, measure
+from transforms.periods import month as month_of
+from transforms.periods import parse_period
+
+WEEK = parse_period("2026-W46")  # the last complete week of the generated data (Shape.end)
+MONTH = month_of(WEEK.end - timedelta(days=1))
+
+
+# ----------------------------------------------------------------------------- compute
+
+
+def yeji_compute(data, commission, trend_weeks: int = 12) -> dict:
+    """Weekly metrics (this week and the previous one) and the month's commissions."""
+    from transforms import commissions, metrics
+
+    data = fresh(data)  # nothing memoised from an earlier run
+    previous = WEEK.previous()
+    out = {
+        "member_metrics": metrics.member_metrics(data, WEEK),
+        "member_metrics_previous": metrics.member_metrics(data, previous),
+        "team_metrics": metrics.team_metrics(data, WEEK),
+        "trend": metrics.weekly_trend(data, WEEK, trend_weeks),
+    }
+    credits = commissions.credits_for_month(data, MONTH)
+    out["commission_lines"] = commissions.commission_lines(credits, data.members, data.teams, commission, MONTH)
+    out["commission_summary"] = commissions.commission_summary(
+        out["commission_lines"], data.members, commission, MONTH, data.teams)
+    return out
+
+
+def _warm_up(commission, with_duck: bool) -> None:
+    """One unmeasured run on tiny data: imports and first-call costs stay out of the figures."""
+    from bench import duck
+
+    tiny = generate(Shape(lines=3_000, members=20, days=60), seed=1)
+    yeji_compute(tiny, commission)
+    if with_duck and duck.available():
+        duck.compute(tiny, WEEK, MONTH, commission)
+
+
+def compute(p: dict) -> list[Figure]:
+    from bench import duck
+
+    data = generate(Shape(lines=p["lines"], members=p["members"], days=p.get("days", 365)), seed=p.get("seed", 7))
+    commission = settings().commission
+    _warm_up(commission, with_duck=True)
+    size = f"{len(data.order_lines):,} lines, {p['members']} members"
+    yeji_s, duck_s, yeji_mb, duck_mb = [], [], 0.0, 0.0
+    note = "DuckDB not installed: no reference"
+    for i in range(p["runs"]):
+        s, mb, y = measure(lambda: yeji_compute(data, commission))
+        yeji_s.append(s)
+        yeji_mb = max(yeji_mb, mb)
+        if duck.available():
+            s, mb, d = measure(lambda: duck.compute(data, WEEK, MONTH, commission))
+            duck_s.append(s)
+            duck_mb = max(duck_mb, mb)
+            if i == 0:
+                diffs = duck.differences(y, d)
+                note = "same results as DuckDB" if not diffs else "DIFFERENT from DuckDB: " + "; ".join(diffs[:3])
+    figures = [Figure("compute", f"Yeji weekly metrics + monthly commissions ({size})", yeji_s, yeji_mb,
+                      reference=f"DuckDB SQL, same aggregates ({size})" if duck_s else None, note=note,
+                      extra={"lines": len(data.order_lines), "orders": len(data.orders)})]
+    if duck_s:
+        figures.append(Figure("compute", f"DuckDB SQL, same aggregates ({size})", duck_s, duck_mb, note="reference"))
+    return figures
+
+
+# ----------------------------------------------------------------------------- weekly run over history
+
+
+def yeji_weekly(data, cfg) -> dict:
+    """Every frame the weekly flow computes (flows.weekly_review.compute_weekly), no I/O."""
+    from transforms import commissions, customers, metrics
+
+    data = fresh(data)
+    last_day = WEEK.end - timedelta(days=1)
+    credits = commissions.credits_for_month(data, MONTH)
+    previous = WEEK.previous()
+    return {
+        "member_metrics": pd.concat([metrics.member_metrics(data, WEEK), metrics.member_metrics(data, previous)]),
+        "team_metrics": pd.concat([metrics.team_metrics(data, WEEK), metrics.team_metrics(data, previous)]),
+        "trend": metrics.weekly_trend(data, WEEK, cfg.reports.trend_weeks),
+        "mix_platform": metrics.mix(data, WEEK, "platform"),
+        "mix_country": metrics.mix(data, WEEK, "country"),
+        "top_customers": customers.top_customers(data, WEEK, cfg.reports.top_customers),
+        "quiet_customers": customers.quiet_customers(data, last_day, cfg.reports.quiet_after_days),
+        "commission_mtd": commissions.commission_lines(credits, data.members, data.teams, cfg.commission, MONTH),
+    }
+
+
+def history(p: dict) -> list[Figure]:
+    """The weekly compute on a long history against a short one, same weekly volume."""
+    cfg = settings()
+    _warm_up(cfg.commission, with_duck=False)
+    yeji_weekly(generate(Shape(lines=3_000, members=20, days=60), seed=1), cfg)
+    per_day = p["lines_per_day"]
+    out = []
+    short = None
+    for days, label in ((p["short_days"], "short"), (p["long_days"], "long")):
+        data = generate(Shape(lines=per_day * days, members=p["members"], days=days), seed=p.get("seed", 7))
+        runs = [measure(lambda: yeji_weekly(data, cfg)) for _ in range(p["runs"])]
+        name = f"weekly run, {days} days of history ({len(data.order_lines):,} lines)"
+        fig = Figure("scaling", name, [r[0] for r in runs], max(r[1] for r in runs),
+                     reference=short, note="goal: long/short < 1.3x" if short else "")
+        out.append(fig)
+        short = short or name
+        del data, runs
+    return out
+
+
+# ----------------------------------------------------------------------------- render
+
+
+def render(p: dict) -> list[Figure]:
+    import reports.render as rr
+    from reports import render_weekly_reviews
+    from transforms import commissions, customers, metrics
+
+    cfg = settings()
+    data = generate(Shape(lines=p["members"] * 400, members=p["members"], days=120), seed=p.get("seed", 7))
+    last_day = WEEK.end - timedelta(days=1)
+    credits = commissions.credits_for_month(data, MONTH)
+    mm = pd.concat([metrics.member_metrics(data, WEEK), metrics.member_metrics(data, WEEK.previous())])
+    frames = (mm, metrics.weekly_trend(data, WEEK, cfg.reports.trend_weeks),
+              customers.top_customers(data, WEEK, cfg.reports.top_customers),
+              customers.quiet_customers(data, last_day, cfg.reports.quiet_after_days),
+              commissions.commission_lines(credits, data.members, data.teams, cfg.commission, MONTH))
+    captured: dict = {}
+    real = rr.write_pdfs
+
+    def capturing(tasks, face_css, stack, jobs=1):
+        captured.update(tasks=list(tasks), face_css=face_css, stack=stack)
+        return real(tasks, face_css, stack, jobs)
+
+    rr.write_pdfs = capturing
+    tmp = Path(tempfile.mkdtemp(prefix="yeji-bench-render-"))
+    try:
+        def yeji(jobs: int, out: str):
+            return render_weekly_reviews(*frames, data.members, data.teams, WEEK, cfg, tmp / out, jobs=jobs)
+
+        # warm-up (font loading, template compilation): the same for every measured run after it
+        first = mm[mm["period"] == WEEK.label].head(2)
+        render_weekly_reviews(first, *frames[1:], data.members, data.teams, WEEK, cfg, tmp / "warm", jobs=1)
+        from weasyprint import CSS, HTML
+        from weasyprint.text.fonts import FontConfiguration
+
+        one, two, bare, own = [], [], [], []
+        one_mb = bare_mb = 0.0
+        count = 0
+        for i in range(p["runs"]):
+            s, mb, rendered = measure(lambda: yeji(1, f"j1-{i}"))
+            one.append(s)
+            one_mb = max(one_mb, mb)
+            count = len(rendered)
+            own.append(s - sum(r.render_seconds for r in rendered))  # Yeji's own time: all but write_pdf
+            tasks, face_css, stack = captured["tasks"], captured["face_css"], captured["stack"]
+            if i == 0:  # the bare renderer's stylesheets, built once like Yeji's cache
+                fc = FontConfiguration()
+                sheets = [CSS(string=f"{face_css}\nhtml, body {{ font-family: {stack}; }}\n@page {{ font-family: {stack}; }}\n",
+                              font_config=fc),
+                          CSS(string=(rr.STATIC / "print.css").read_text("utf-8"), font_config=fc, base_url=str(rr.STATIC) + "/")]
+                HTML(string=tasks[0][0], base_url=str(rr.STATIC) + "/").write_pdf(tmp / "bare-warm.pdf", stylesheets=sheets,
+                                                                                  font_config=fc)
+            out_dir = tmp / f"bare-{i}"
+            out_dir.mkdir()
+
+            def bare_render():
+                for k, (html, _path) in enumerate(tasks):
+                    HTML(string=html, base_url=str(rr.STATIC) + "/").write_pdf(out_dir / f"{k}.pdf", stylesheets=sheets,
+                                                                              font_config=fc)
+
+            s, mb, _ = measure(bare_render)
+            bare.append(s)
+            bare_mb = max(bare_mb, mb)
+            if p.get("parallel", True):
+                s, _mb, _ = measure(lambda: yeji(2, f"j2-{i}"))
+                two.append(s)
+        label = f"{count} review PDFs"
+        figures = [
+            Figure("render", f"Yeji render_weekly_reviews, {label}, jobs=1", one, one_mb,
+                   reference=f"bare WeasyPrint, same final HTML, {label}",
+                   note=f"goal: overhead < 15% of bare; Yeji's own time (context, charts, templates, fonts, email"
+                        f" bodies) {statistics.median(own):.2f} s = {100 * statistics.median(own) / statistics.median(bare):.1f}%"
+                        " of bare", extra={"pdfs": count, "own_seconds": own}),
+            Figure("render", f"bare WeasyPrint, same final HTML, {label}", bare, bare_mb, note="reference"),
+        ]
+        if two:
+            figures.append(Figure("render", f"Yeji render_weekly_reviews, {label}, jobs=2", two, children_peak_mb(),
+                                  reference=f"Yeji render_weekly_reviews, {label}, jobs=1",
+                                  note="goal: >= 1.7x faster than jobs=1 (peak: largest worker)"))
+        return figures
+    finally:
+        rr.write_pdfs = real
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- spreadsheet ingest (sync slot)
+
+
+def _orders_csv(data, rows: int, path: Path) -> int:
+    o = data.orders.head(rows)
+    exp = o["currency"].map(lambda c: 0 if c == "JPY" else 2)
+
+    def major(col):
+        # exact major units from minor units (amounts here are never negative)
+        return [f"{v // 10**e}.{v % 10**e:0{e}d}" if e else str(v) for v, e in zip(o[col].tolist(), exp.tolist())]
+
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["order_id", "ordered_at", "currency", "gross", "discount", "tax", "shipping", "platform", "store",
+                    "customer_id", "member_id", "country", "payment_terms", "status"])
+        cols = [o["order_id"], o["ordered_at"].dt.strftime("%Y-%m-%d %H:%M:%S"), o["currency"], major("gross_minor"),
+                major("discount_minor"), major("tax_minor"), major("shipping_minor"), o["platform"], o["store"],
+                o["customer_id"], o["member_id"].fillna(""), o["country"], o["payment_terms"], o["status"]]
+        w.writerows(zip(*[list(c) for c in cols]))
+    return len(o)
+
+
+def ingest(p: dict) -> list[Figure]:
+    from config.models import SpreadsheetSource
+    from connectors.spreadsheets import file_sha256, read_source
+    from warehouse.db import make_engine, migrate, upsert_frame
+    from warehouse.loads import known_refs, load_batch
+
+    cfg = settings()
+    data = generate(Shape(lines=int(p["rows"] * 2.2) + 10, members=p.get("members", 100), days=365))
+    tmp = Path(tempfile.mkdtemp(prefix="yeji-bench-ingest-"))
+    try:
+        path = tmp / "orders.csv"
+        rows = _orders_csv(data, p["rows"], path)
+        source = SpreadsheetSource(name="bench_orders", kind="orders", path=str(path), timezone="UTC",
+                                   attribute_by=["member_column"])
+        first, again, ref = [], [], []
+        first_mb = 0.0
+        summary = None
+        for i in range(p["runs"]):
+            engine = make_engine(f"sqlite:///{tmp / f'w{i}.db'}")
+            migrate(engine)
+            with engine.begin() as conn:
+                upsert_frame(conn, "teams", data.teams.assign(source="bench"))
+                upsert_frame(conn, "members", data.members.assign(source="bench"))
+
+            def load():
+                started = datetime.now(timezone.utc).replace(tzinfo=None)
+                with engine.begin() as conn:
+                    batch = read_source(source, path, cfg, known_refs(conn, source.name))
+                    return load_batch(conn, source, str(path), file_sha256(path), batch, started)
+
+            s, mb, summary = measure(load)
+            first.append(s)
+            first_mb = max(first_mb, mb)
+            s, _mb, second = measure(load)
+            again.append(s)
+            engine.dispose()
+
+            def bare():
+                con = sqlite3.connect(tmp / f"bare{i}.db")
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute("CREATE TABLE orders (order_id TEXT PRIMARY KEY, ordered_at TEXT, currency TEXT, gross TEXT,"
+                            " discount TEXT, tax TEXT, shipping TEXT, platform TEXT, store TEXT, customer_id TEXT,"
+                            " member_id TEXT, country TEXT, payment_terms TEXT, status TEXT)")
+                with path.open(newline="", encoding="utf-8") as f:
+                    reader = csv.reader(f)
+                    next(reader)
+                    con.executemany("INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", reader)
+                con.commit()
+                con.close()
+
+            s, _mb, _ = measure(bare)
+            ref.append(s)
+        note = (f"{summary.rows_loaded:,} loaded, {summary.rows_rejected:,} rejected; again: "
+                f"{second.unchanged:,} unchanged, {second.inserted} inserted")
+        return [
+            Figure("sync", f"spreadsheet ingest, {rows:,} order rows (csv) -> SQLite, first load", first, first_mb,
+                   reference="csv module + sqlite3 executemany, same file", note=note + "; goal (store sync): < 30 s"),
+            Figure("sync", f"spreadsheet ingest, same file again (nothing new)", again, None,
+                   note="goal (store sync): < 2 s"),
+            Figure("sync", "csv module + sqlite3 executemany, same file", ref, None,
+                   note="reference: text in, no parsing, no checks"),
+            Figure("sync", "store sync, 100,000 orders from a local store server", [float("nan")], None,
+                   note="SLOT: waits for connectors/stores (Shopify/Amazon/WooCommerce), in progress"),
+        ]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def end_to_end(p: dict) -> list[Figure]:
+    yeji = REPO / ".venv" / "bin" / "yeji"
+    exe = str(yeji) if yeji.exists() else shutil.which("yeji")
+    seconds = []
+    for _ in range(p["runs"]):
+        tmp = Path(tempfile.mkdtemp(prefix="yeji-bench-demo-"))
+        try:
+            started = time.perf_counter()
+            subprocess.run([exe, "demo", "--dir", str(tmp / "demo"), "--fresh"], check=True, capture_output=True,
+                           cwd=tmp, timeout=1800)
+            seconds.append(time.perf_counter() - started)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return [Figure("end to end", "yeji demo --fresh (make demo), ephemeral Prefect server", seconds, children_peak_mb(),
+                   note="peak: largest child process"),
+            Figure("end to end", "make demo against a running Prefect server", [float("nan")], None,
+                   note="NOT MEASURED yet (needs `prefect server start` and PREFECT_API_URL)")]
+
+
+BENCHMARKS = {"compute": compute, "history": history, "render": render, "ingest": ingest, "end_to_end": end_to_end}
+
+
+def main(argv: list[str]) -> int:
+    name, params = argv[0], json.loads(argv[1])
+    figures = BENCHMARKS[name](params)
+    sys.stdout.write("\n" + dump(figures) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
