@@ -8,12 +8,16 @@ environment variable that holds them.
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from config.plans import Commission, CommissionPlan, Tier  # noqa: F401 - the plan language lives there
 
 KINDS = (
     "teams",
@@ -76,63 +80,86 @@ class SpreadsheetSource(Strict):
     )
 
 
+STORE_CREDENTIALS = {
+    "shopify": ("access_token",),
+    "amazon": ("lwa_client_id", "lwa_client_secret", "refresh_token"),
+    "woocommerce": ("consumer_key", "consumer_secret"),
+}
+STORE_APIS = {
+    "shopify": ("graphql", "rest"),  # Admin GraphQL, or the legacy REST orders.json
+    "amazon": ("2026-01-01", "v0"),  # Orders searchOrders, or v0 getOrders/getOrderItems
+    "woocommerce": ("v3",),
+}
+AttributionRule = Literal["discount_code", "tag", "customer_owner", "territory", "marketplace", "store"]
+
+
+class StoreSource(Strict):
+    """One online store whose orders, refunds (and fees) Yeji pulls over the platform's API.
+
+    Credentials are never here: ``credentials`` maps each credential the platform needs to
+    the *environment variable* holding it (default ``YEJI_<NAME>_<CREDENTIAL>``, e.g.
+    ``YEJI_SHOP_US_ACCESS_TOKEN``); ``secret_blocks`` may name a Prefect Secret block instead.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)
+    platform: Literal["shopify", "amazon", "woocommerce"]
+    api: str | None = None  # see STORE_APIS; default the first (newest)
+    base_url: str = Field(pattern=r"^https?://")  # shop / site / SP-API endpoint
+    store: str | None = Field(default=None, max_length=100)  # shown in reports (default: name)
+    api_version: str = "2025-01"  # Shopify Admin API version
+    marketplace_ids: list[str] = Field(default_factory=list)  # Amazon
+    finances: Literal["v0", "2024-06-19", "none"] = "v0"  # Amazon: listFinancialEvents or listTransactions
+    auth_url: str = Field(default="https://api.amazon.com/auth/o2/token", pattern=r"^https?://")  # Amazon LWA
+    credentials: dict[str, str] = Field(default_factory=dict)  # credential -> ENV_VAR name
+    secret_blocks: dict[str, str] = Field(default_factory=dict)  # credential -> Prefect Secret block name
+    start: date  # first day (UTC) to pull; later syncs continue from the stored cursor
+    lag_minutes: int = Field(default=5, ge=0, le=24 * 60)  # changes newer than this wait for the next sync
+    page_size: int = Field(default=100, ge=1, le=250)
+    max_attempts: int = Field(default=6, ge=1, le=20)  # per request, on 429/5xx/connection errors
+    timeout_seconds: float = Field(default=30, gt=0)
+    commit_every: int = Field(default=1000, ge=1)  # records per warehouse transaction (with the cursor)
+    attribute_by: list[AttributionRule] = Field(
+        default_factory=lambda: ["discount_code", "tag", "customer_owner", "territory", "marketplace", "store"]
+    )
+    member: str | None = None  # rule "store": every order of this store
+    marketplaces: dict[str, str] = Field(default_factory=dict)  # rule "marketplace": id or name -> member
+    discount_codes: dict[str, str] = Field(default_factory=dict)  # rule "discount_code": code -> member
+    tags: dict[str, str] = Field(default_factory=dict)  # rule "tag": order tag -> member
+
+    @model_validator(mode="after")
+    def _check_platform(self):
+        apis = STORE_APIS[self.platform]
+        if self.api is not None and self.api not in apis:
+            raise ValueError(f"api {self.api!r} is not one of {self.platform}'s: {', '.join(apis)}")
+        needed = STORE_CREDENTIALS[self.platform]
+        for section in ("credentials", "secret_blocks"):
+            unknown = sorted(set(getattr(self, section)) - set(needed))
+            if unknown:
+                raise ValueError(f"{section}: {', '.join(unknown)} not a credential of {self.platform} (it needs {', '.join(needed)})")
+        for cred, env in self.credentials.items():
+            if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", env):
+                raise ValueError(
+                    f"credentials.{cred}: must name an environment variable (like YEJI_SHOP_TOKEN), never hold the secret itself"
+                )
+        return self
+
+    @property
+    def api_name(self) -> str:
+        return self.api or STORE_APIS[self.platform][0]
+
+    @property
+    def display_name(self) -> str:
+        return self.store or self.name
+
+    def credential_env(self, credential: str) -> str:
+        default = "YEJI_" + re.sub(r"[^A-Z0-9]", "_", self.name.upper()) + "_" + credential.upper()
+        return self.credentials.get(credential, default)
+
+
 class Team(Strict):
     team_id: str
     name: str
     base_currency: str = Field(pattern=r"^[A-Z]{3}$")
-
-
-class Tier(Strict):
-    """A band of a tiered plan: applies from the previous band's ``up_to`` (exclusive of
-    nothing: bands are half-open ``[from, up_to)``) to ``up_to`` (major units of the plan currency)."""
-
-    up_to: Decimal | None = None  # None = no upper bound (last band only)
-    rate: Decimal = Field(ge=0, le=1)
-
-
-class CommissionPlan(Strict):
-    plan_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    name: str
-    kind: Literal["flat", "tiered"]
-    basis: Literal["revenue"] = "revenue"  # net revenue less refunds, in the team's base currency
-    rate: Decimal | None = Field(default=None, ge=0, le=1)  # flat
-    tiers: list[Tier] | None = None  # tiered (marginal on the month's total)
-    roles: list[str] | None = None  # members with these roles get this plan (None = any)
-    members: list[str] | None = None  # or these members explicitly (wins over roles)
-
-    @model_validator(mode="after")
-    def _check_shape(self):
-        if self.kind == "flat":
-            if self.rate is None:
-                raise ValueError("a flat plan needs 'rate'")
-            if self.tiers:
-                raise ValueError("a flat plan has no 'tiers'")
-        else:
-            if not self.tiers:
-                raise ValueError("a tiered plan needs 'tiers'")
-            bounds = [t.up_to for t in self.tiers]
-            if any(b is None for b in bounds[:-1]):
-                raise ValueError("only the last tier may leave 'up_to' empty")
-            finite = [b for b in bounds if b is not None]
-            if finite != sorted(finite) or len(set(finite)) != len(finite) or any(b <= 0 for b in finite):
-                raise ValueError(f"tier bounds must be positive and strictly increasing, got {finite}")
-            if bounds[-1] is not None:
-                raise ValueError("the last tier must be open-ended (no 'up_to')")
-        return self
-
-
-class Commission(Strict):
-    plans: list[CommissionPlan] = Field(default_factory=list)
-    default_plan: str | None = None
-
-    @model_validator(mode="after")
-    def _check_default(self):
-        ids = [p.plan_id for p in self.plans]
-        if len(ids) != len(set(ids)):
-            raise ValueError(f"plan ids must be unique: {ids}")
-        if self.default_plan is not None and self.default_plan not in ids:
-            raise ValueError(f"default_plan {self.default_plan!r} is not one of the plans {ids}")
-        return self
 
 
 class Smtp(Strict):
@@ -174,6 +201,7 @@ class Settings(Strict):
     new_customer_window_days: int = Field(default=365, ge=1)
     territories: dict[str, list[str]] = Field(default_factory=dict)  # member_id -> countries
     sources: list[SpreadsheetSource] = Field(default_factory=list)
+    stores: list[StoreSource] = Field(default_factory=list)  # online stores (or in sources.yaml beside yeji.yaml)
     commission: Commission = Field(default_factory=Commission)
     delivery: Delivery = Field(default_factory=Delivery)
     reports: Reports = Field(default_factory=Reports)
@@ -189,10 +217,10 @@ class Settings(Strict):
 
     @model_validator(mode="after")
     def _check_references(self):
-        names = [s.name for s in self.sources]
+        names = [s.name for s in self.sources] + [s.name for s in self.stores]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"source names must be unique, repeated: {dupes}")
+            raise ValueError(f"source and store names must be unique, repeated: {dupes}")
         seen: dict[str, str] = {}
         for member, countries in self.territories.items():
             for country in countries:

@@ -13,18 +13,29 @@ from reports import render_commission_statements, render_finance_summary
 from transforms import commissions
 from transforms.periods import Period
 from transforms.schema import SalesData
-from warehouse.commissions import replace_month_lines
+from warehouse.commissions import first_open_month_after, is_closed, month_lines, replace_month_lines, write_adjustments
 
 
 @task(name="compute commissions", cache_policy=NO_CACHE)
 def compute_commissions(data: SalesData, month: Period, ws: Workspace) -> dict:
-    """Commission lines (one per credited order or refund) and per-member totals, stored."""
-    credits = commissions.credits_for_month(data, month)
-    lines = commissions.commission_lines(credits, data.members, data.teams, ws.settings.commission, month)
-    summary = commissions.commission_summary(lines, data.members, ws.settings.commission, month, data.teams)
+    """Commission lines and per-member totals. An open month's lines are stored (replacing the
+    previous run's); a closed month's statement is its stored lines, unchanged, and the
+    differences of this run go as adjustment lines into the next open month."""
     with warehouse(ws) as engine, engine.begin() as conn:
-        replace_month_lines(conn, month.label, lines)
-    return {"lines": lines, "summary": summary}
+        closed = is_closed(conn, month.label)
+        result = commissions.month_result(
+            data, ws.settings.commission, month,
+            prior_lines=month_lines(conn, before=month.label),
+            stored=month_lines(conn, month.label),
+            closed=closed,
+            adjusted=month_lines(conn, adjusts_month=month.label) if closed else None,
+            into_month=first_open_month_after(conn, month.label) if closed else None,
+        )
+        if closed:
+            write_adjustments(conn, result["adjustments"])
+        else:
+            replace_month_lines(conn, month.label, result["computed"])
+    return result
 
 
 @task(name="render commission statements", cache_policy=NO_CACHE)

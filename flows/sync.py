@@ -1,4 +1,4 @@
-"""The `sync` flow: load every configured source into the warehouse, one task per source."""
+"""The `sync` flow: load every configured source (spreadsheets, then online stores) into the warehouse, one task per source."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from connectors.spreadsheets import IngestError, file_sha256, read_source
 from config.models import Workspace
 from flows import progress
 from flows.common import prepare_workspace, warehouse
+from flows.stores import sync_store_task
 from warehouse.loads import known_refs, load_batch
 
 # Sources load in this order so that the references a row makes (members, customers,
@@ -59,15 +60,22 @@ def sync(workspace: str | None = None, sources: list[str] | None = None) -> list
     """
     ws = prepare_workspace(workspace)
     chosen = [s for s in ws.settings.sources if sources is None or s.name in sources]
-    unknown = sorted(set(sources or ()) - {s.name for s in chosen})
+    stores = [s for s in ws.settings.stores if sources is None or s.name in sources]
+    unknown = sorted(set(sources or ()) - {s.name for s in chosen} - {s.name for s in stores})
     if unknown:
-        raise ValueError(f"unknown source(s) {unknown}; configured: {[s.name for s in ws.settings.sources]}")
+        configured = [s.name for s in ws.settings.sources] + [s.name for s in ws.settings.stores]
+        raise ValueError(f"unknown source(s) {unknown}; configured: {configured}")
     chosen.sort(key=lambda s: KIND_ORDER.index(s.kind))
     summaries = []
+    steps = len(chosen) + len(stores)
     for done, source in enumerate(chosen):
-        progress.step(f"loading {source.name}", done, len(chosen))
+        progress.step(f"loading {source.name}", done, steps)
         summaries.append(load_source(ws, source.name))
-    progress.step("sources loaded", len(chosen), len(chosen))
+    # stores after the spreadsheets: attribution needs the members, customer owners and territories
+    for done, store in enumerate(stores, start=len(chosen)):
+        progress.step(f"syncing store {store.name}", done, steps)
+        summaries.append(sync_store_task(ws, store.name, done, steps))
+    progress.step("sources loaded", steps, steps)
     if not all(s["ok"] for s in summaries):
         raise SyncFailed(summaries)
     return summaries

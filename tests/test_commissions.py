@@ -135,7 +135,7 @@ def test_tiered_lines_are_marginal_on_the_month_to_date_base_and_explained():
     assert m1["rate"].tolist()[1:] == [Decimal("0.03"), Decimal("0.03")]
     assert m1["rate"].iloc[0] == (Decimal(8780) / Decimal(426000)).quantize(Decimal("1e-10")).normalize()
     assert m1["explanation"].tolist() == [
-        "Order A1 (2026-10-04): base 426,000.00 CNY, band 0–100,000 @ 1.00% + 100,000–300,000 @ 2.00% + "
+        "Order A1 (2026-10-04): base 426,000.00 CNY (60,000.00 USD @ 7.1), band 0–100,000 @ 1.00% + 100,000–300,000 @ 2.00% + "
         "300,000+ @ 3.00%, month to date 426,000.00 CNY, commission 8,780.00 CNY",
         "Order A3 (2026-10-11): base 300,000.00 CNY, band 300,000+ @ 3.00%, month to date 726,000.00 CNY, "
         "commission 9,000.00 CNY",

@@ -1,21 +1,20 @@
 """Monthly commissions: credited transactions -> explained lines -> per-member totals.
 
-The pipeline is three small steps, each a frame in and a frame out:
-
 1. :func:`credits_for_month` - every credited transaction of the month: orders placed
    (positive base = revenue in the team's base currency) and refunds/cancellations dated
    in it (negative base), each with the member it is credited to and the FX rate used.
-2. :func:`commission_lines` - the member's plan (:func:`assign_plans`) turns each credit
-   into one explained line. A plan kind is a *rule*: a function in :data:`RULES` taking the
-   plan's credits (sorted, with month-to-date cumulative bases) and returning rule, band,
-   rate and amount per credit. New plan kinds are new entries there.
-3. :func:`commission_summary` / :func:`month_to_date` - totals per member.
+   :func:`transforms.commission_credits.plan_credits` adds what plans may look at
+   (customer class, stage events, gross profit, collections) over several months.
+2. :func:`commission_lines` - the plan in effect for the month (:mod:`config.plans`,
+   effective-dated) turns the credits into explained lines: the engine is
+   :mod:`transforms.commission_engine` (every scheme, exact, rounded once per line on the
+   member's running total so lines telescope to the rounded exact total).
+3. :func:`commission_summary` / :func:`month_to_date` - totals per member;
+   :func:`closing_adjustments` - a rerun of a closed month as adjustment lines;
+   :func:`month_result` - what the monthly flow stores and shows.
 
-Exactness. A plan defines the commission on a month-to-date cumulative base ``x`` as an
-exact function ``F(x)`` (flat: ``rate * x``; tiered: marginal bands). Each line is
-``round(F(cum_after)) - round(F(cum_before))`` (half away from zero, integer minor units),
-so a member's lines telescope to exactly ``round(F(month total))``: no residue appears or
-vanishes, and the lines up to any day sum to the commission earned so far.
+:class:`Schedule` / :func:`schedule_for` describe a flat or marginal plan as an exact
+function ``F`` of the month-to-date base (used by the benchmark's reference engine).
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ import pandas as pd
 from config.models import Commission, CommissionPlan
 from transforms.facts import Facts, sales_facts
 from transforms.money import exponent, to_minor
-from transforms.periods import Period, in_period
+from transforms.periods import Period, in_period, parse_period
 from transforms.schema import (
     COMMISSION_LINES,
     COMMISSION_LINES_EXTRA,
@@ -248,47 +247,6 @@ def schedule_for(plan: CommissionPlan, currency: str) -> Schedule:
 # ----------------------------------------------------------------------------- rules
 
 
-def marginal_schedule_lines(credits: pd.DataFrame, plan: CommissionPlan, currency: str) -> pd.DataFrame:
-    """Amount, band and rate per credit for a flat or marginal-tier plan.
-
-    ``credits`` are one member-currency group's credits in processing order with
-    ``cumulative_before`` / ``cumulative_base_minor`` (month to date after the credit).
-    """
-    schedule = schedule_for(plan, currency)
-    before = credits["cumulative_before"].to_numpy("int64")
-    after = credits["cumulative_base_minor"].to_numpy("int64")
-    earned_after = schedule.commission_minor(after)
-    earned_before = schedule.commission_minor(before)
-    low, high = np.minimum(before, after), np.maximum(before, after)
-    first = schedule.band_of(low)
-    last = np.where(high > low, schedule.band_of(high - 1), first)
-    labels = np.array(schedule.labels, dtype=object)
-    rates = np.array(schedule.rates, dtype=object)
-    band = labels[first]
-    rate = rates[first]
-    spanning = np.flatnonzero(first != last)
-    for i in spanning:  # only credits that cross a band boundary: at most a few per member
-        band[i] = " + ".join(schedule.labels[first[i] : last[i] + 1])
-        exact = Decimal(int(schedule.commission_scaled([high[i]])[0] - schedule.commission_scaled([low[i]])[0]))
-        rate[i] = (exact / Decimal(10) ** schedule.places / Decimal(int(high[i] - low[i]))).quantize(
-            BLENDED_RATE_PLACES, rounding=ROUND_HALF_UP
-        ).normalize()
-    return pd.DataFrame(
-        {
-            "rule": "flat" if plan.kind == "flat" else "tiered_marginal",
-            "band": None if plan.kind == "flat" else band,
-            "rate": rate,
-            "amount_minor": earned_after - earned_before,
-            "cumulative_amount_minor": earned_after,
-        },
-        index=credits.index,
-    )
-
-
-Rule = Callable[[pd.DataFrame, CommissionPlan, str], pd.DataFrame]
-RULES: dict[str, Rule] = {"flat": marginal_schedule_lines, "tiered": marginal_schedule_lines}
-
-
 # ----------------------------------------------------------------------------- lines
 
 
@@ -344,71 +302,74 @@ def commission_lines(
     teams: pd.DataFrame,
     commission: Commission,
     month: Period,
+    inputs: "PlanInputs | None" = None,
 ) -> pd.DataFrame:
-    """COMMISSION_LINES: one explained line per credit of ``month`` of a member with a plan.
+    """COMMISSION_LINES (+ extras): every explained line of ``month`` for members with a plan.
 
     Credits of members without a plan get no line (see :func:`members_without_plan`; a
-    warning is logged). Lines are in processing order per member (:func:`processing_order`);
-    each line's amount is ``round(F(cumulative after)) - round(F(cumulative before))``.
-    Tier bounds are major units of the credit's currency, which must be its team's base
-    currency in ``teams`` (checked).
+    warning is logged). The plan in effect in ``month`` is used (effective-dated versions).
+    Per member the lines come in statement order: credit lines in processing order
+    (:func:`processing_order`) with clawbacks, then stage releases, project shares,
+    month-level lines (attainment, evaluation, cap / floor), pool shares and the draw.
+    Amounts are exact and rounded once per line on the running total (see
+    :mod:`transforms.commission_engine`); ``inputs`` carries targets, scores, FX rates
+    and earlier lines for the plans that need them. ``credits`` may hold earlier months
+    (stages and clawbacks look back); only ``month``'s lines are returned.
     """
+    from transforms.commission_engine import PlanInputs, compute_month
+
     require_columns(credits, CREDITS, "credits")
     require_columns(teams, ("team_id", "base_currency"), "teams")
     _check_base_currency(credits, teams)
-    in_month = (credits["month"] == month.label).to_numpy()
-    plans = assign_plans(members, commission)
-    plan_id = credits["member_id"].map(plans).to_numpy(dtype=object)
-    paid = in_month & pd.notna(plan_id)
-    unpaid = pd.unique(credits["member_id"].to_numpy(dtype=object)[in_month & ~paid])
-    if len(unpaid):
-        log.warning("commission %s: no plan for member(s) %s; their credits are not paid", month.label, ", ".join(map(str, unpaid)))
-    chosen = credits.iloc[np.flatnonzero(paid)]
-    order = processing_order(chosen)
-    columns = {c: chosen[c].to_numpy()[order] for c in CREDITS if c != "month"}
-    columns["plan_id"] = plan_id[paid][order]
-    base = columns["base_minor"].astype("int64")
-    after = pd.Series(base).groupby(columns["member_id"], sort=False).cumsum().to_numpy("int64")
-    n = len(base)
-    rule, band, rate = np.empty(n, dtype=object), np.empty(n, dtype=object), np.empty(n, dtype=object)
-    amount, earned = np.zeros(n, dtype="int64"), np.zeros(n, dtype="int64")
-    by_id = {p.plan_id: p for p in commission.plans}
-    groups = pd.DataFrame({"plan_id": columns["plan_id"], "currency": columns["currency"]}).groupby(
-        ["plan_id", "currency"], sort=False
-    ).indices
-    for (pid, currency), positions in groups.items():
-        plan = by_id[pid]
-        apply_rule = RULES.get(plan.kind)
-        if apply_rule is None:
-            raise ValueError(f"commission plan {pid!r}: no rule for plan kind {plan.kind!r}")
-        part = pd.DataFrame(
-            {"member_id": columns["member_id"][positions], "base_minor": base[positions],
-             "cumulative_before": after[positions] - base[positions], "cumulative_base_minor": after[positions]}
-        )
-        result = apply_rule(part, plan, currency)
-        rule[positions] = result["rule"].to_numpy(dtype=object)
-        band[positions] = result["band"].to_numpy(dtype=object)
-        rate[positions] = result["rate"].to_numpy(dtype=object)
-        amount[positions] = result["amount_minor"].to_numpy("int64")
-        earned[positions] = result["cumulative_amount_minor"].to_numpy("int64")
-    lines = pd.DataFrame(
-        {
-            "month": month.label,
-            **{c: columns[c] for c in ("member_id", "plan_id", "order_source", "order_id", "credited_at")},
-            "rule": rule,
-            "band": band,
-            "base_minor": base,
-            "rate": rate,
-            "fx_rate": columns["fx_rate"],
-            "amount_minor": amount,
-            "currency": columns["currency"],
-            **{c: columns[c] for c in ("team_id", "kind", "record_id", "credited_date")},
-            "cumulative_base_minor": after,
-            "cumulative_amount_minor": earned,
-        }
-    )
-    lines["explanation"] = explanations(lines)  # a column added to the frame built here
-    return lines[list(COMMISSION_LINES + COMMISSION_LINES_EXTRA)]
+    raw = compute_month(credits, members, teams, commission, month, inputs or PlanInputs())
+    return finish_lines(raw, month)
+
+
+_SECTION = {"credit": 0, "clawback": 0, "release": 1, "project": 2, "member": 3, "pool": 4, "draw": 5, "adjustment": 6}
+LINE_DEFAULTS = {
+    "plan_id": None, "order_source": None, "order_id": None, "credited_at": pd.NaT, "rule": None, "band": None,
+    "base_minor": 0, "rate": None, "fx_rate": None, "amount_minor": 0, "currency": None, "team_id": None, "kind": None,
+    "record_id": None, "credited_date": pd.NaT, "cumulative_base_minor": 0, "multiplier": None, "held_minor": 0,
+    "customer_class": None, "role": None, "plan_currency": None, "payout_fx_rate": None, "share": None,
+    "line_type": "credit", "stage": None, "detail": None, "earned_in": None, "adjusts_month": None, "project_id": None,
+    "earned_minor": None, "clawed_minor": None, "found": True, "cost_unknown": False, "original_currency": None,
+    "original_amount_minor": None,
+}
+
+
+def finish_lines(raw: pd.DataFrame, month: Period) -> pd.DataFrame:
+    """Engine lines -> COMMISSION_LINES + extras, ordered per member, with running totals and
+    an explanation on every line."""
+    columns = list(COMMISSION_LINES + COMMISSION_LINES_EXTRA)
+    if raw is None or raw.empty:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        for c in ("base_minor", "amount_minor", "cumulative_base_minor", "cumulative_amount_minor", "held_minor"):
+            empty[c] = empty[c].astype("int64")
+        empty["credited_date"] = empty["credited_date"].astype("datetime64[ns]")
+        empty["credited_at"] = empty["credited_at"].astype("datetime64[ns]")
+        return empty
+    lines = raw.copy()
+    for col, default in LINE_DEFAULTS.items():
+        if col not in lines.columns:
+            lines[col] = default
+        elif default is not None and not isinstance(default, type(pd.NaT)):
+            lines[col] = lines[col].where(lines[col].notna(), default)
+    lines["month"] = month.label
+    section = lines["line_type"].map(_SECTION).fillna(9).to_numpy()
+    member_code = pd.factorize(lines["member_id"].to_numpy(dtype=object), sort=True)[0]
+    order = np.lexsort((np.arange(len(lines)), section, member_code))
+    lines = lines.iloc[order].reset_index(drop=True)
+    for col in ("base_minor", "amount_minor", "held_minor"):
+        lines[col] = pd.array(lines[col].to_numpy(), dtype="Int64").fillna(0).astype("int64")
+    lines["cumulative_amount_minor"] = lines.groupby("member_id", sort=False)["amount_minor"].cumsum().astype("int64")
+    credit = lines["line_type"].isin(["credit"]).to_numpy()
+    cum_base = pd.Series(np.where(credit, lines["cumulative_base_minor"].to_numpy(dtype=object), None), dtype="Int64")
+    lines["cumulative_base_minor"] = cum_base.groupby(lines["member_id"].to_numpy(dtype=object)).ffill().fillna(0).astype("int64").to_numpy()
+    for col in ("credited_date", "credited_at"):
+        lines[col] = pd.to_datetime(lines[col]).astype("datetime64[ns]")
+    lines["explanation"] = explanations(lines)
+    extra = [c for c in LINE_DEFAULTS if c not in columns and c in lines.columns and c not in ("detail", "found", "cost_unknown")]
+    return lines[columns + extra]
 
 
 _KIND_WORDS = {"order": "Order", "refund": "Refund", "cancellation": "Cancellation"}
@@ -420,40 +381,109 @@ def _text_by_value(values: np.ndarray, render: Callable[[object], str]) -> np.nd
     return np.array([render(u) for u in uniques], dtype=object)[codes]
 
 
+def _money_text(lines: pd.DataFrame, column: str, currency_column: str = "currency", rows=None) -> np.ndarray:
+    """``column`` formatted in each row's currency; only ``rows`` (a mask) when given."""
+    out = np.full(len(lines), "", dtype=object)
+    if column not in lines:
+        return out
+    keep = np.ones(len(lines), dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
+    if not keep.any():
+        return out
+    part = lines[keep]
+    values = pd.array(part[column].to_numpy(), dtype="Int64").fillna(0).to_numpy("int64")
+    currencies = part[currency_column].fillna(part["currency"]).to_numpy(dtype=object)
+    where = np.flatnonzero(keep)
+    for currency, positions in pd.Series(currencies).groupby(currencies, sort=False).indices.items():
+        out[where[positions]] = format_minor(values[positions], currency)
+    return out
+
+
 def explanations(lines: pd.DataFrame) -> list[str]:
     """One English sentence per line, from its fields (reports translate from the fields):
     ``Order A123 (2026-10-04): base 12,345.00 CNY, band 100,000–300,000 @ 2.00%, month to
-    date 112,345.00 CNY, commission 246.90 CNY``. A refund reads ``Refund R9 of order A123``."""
+    date 112,345.00 CNY, commission 246.90 CNY``. A refund reads ``Refund R9 of order A123``.
+    Other lines (clawbacks, stage releases, project shares, attainment, evaluation, cap,
+    floor, pool, draw, closing adjustments) say what they are from their ``detail``."""
     n = len(lines)
     if n == 0:
         return []
-    base, cumulative, amount = (np.empty(n, dtype=object) for _ in range(3))
-    for currency, positions in pd.Series(lines["currency"].to_numpy(dtype=object)).groupby(
-        lines["currency"].to_numpy(dtype=object), sort=False
-    ).indices.items():
-        base[positions] = format_minor(lines["base_minor"].to_numpy()[positions], currency)
-        cumulative[positions] = format_minor(lines["cumulative_base_minor"].to_numpy()[positions], currency)
-        amount[positions] = format_minor(lines["amount_minor"].to_numpy()[positions], currency)
-    kinds = lines["kind"].to_numpy(dtype=object)
+    lines = lines.reset_index(drop=True)
+    get = lambda c, d=None: lines[c].to_numpy(dtype=object) if c in lines else np.full(n, d, dtype=object)  # noqa: E731
+    plan_cur = np.where(pd.isna(get("plan_currency")), get("currency"), get("plan_currency"))
+    frame = lines.assign(_plan_currency=plan_cur)
+    base = _money_text(frame, "base_minor", "_plan_currency")
+    cumulative = _money_text(frame, "cumulative_base_minor", "_plan_currency")
+    amount = _money_text(lines, "amount_minor")
+    types = get("line_type", "credit")
+    held_rows = (pd.array(get("held_minor", 0), dtype="Int64").fillna(0).to_numpy("int64") != 0) | np.isin(types, ["release"])
+    claw_rows = np.isin(types, ["clawback"])
+    held = _money_text(lines, "held_minor", rows=held_rows)
+    earned = _money_text(lines, "earned_minor", rows=held_rows | claw_rows)
+    clawed = _money_text(lines, "clawed_minor", rows=claw_rows)
+    oc = get("original_currency")
+    foreign = pd.notna(oc) & (oc != plan_cur)
+    original = _money_text(lines.assign(_oc=oc), "original_amount_minor", "_oc", rows=foreign)
+    kinds = get("kind")
     word = _text_by_value(kinds, lambda k: _KIND_WORDS.get(k, str(k).capitalize()))
-    order_ids = lines["order_id"].to_numpy(dtype=object)
+    order_ids = get("order_id")
     of_order = np.full(n, "", dtype=object)
-    refunds = np.flatnonzero((kinds != "order") & pd.notna(order_ids))
+    refunds = np.flatnonzero(np.isin(kinds, ["refund", "cancellation", "collection"]) & pd.notna(order_ids))
     of_order[refunds] = [f" of order {o}" for o in order_ids[refunds]]
-    day = _text_by_value(lines["credited_date"].to_numpy(), lambda d: pd.Timestamp(d).strftime("%Y-%m-%d"))
-    bands = lines["band"].to_numpy(dtype=object)
+    day = _text_by_value(pd.to_datetime(lines["credited_date"]).to_numpy(), lambda d: "" if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d"))
+    bands = get("band")
     rule_text = np.where(
         pd.notna(bands),
         _text_by_value(bands, lambda b: f"band {b}"),
-        _text_by_value(lines["rate"].to_numpy(dtype=object), lambda r: f"flat rate {format_percent(r)}" if pd.notna(r) else "no rate"),
+        _text_by_value(get("rate"), lambda r: f"flat rate {format_percent(r)}" if pd.notna(r) else "no rate"),
     )
-    return [
-        f"{w} {r}{o} ({d}): base {b} {c}, {t}, month to date {m} {c}, commission {a} {c}"
-        for w, r, o, d, b, c, t, m, a in zip(
-            word, lines["record_id"].to_numpy(dtype=object), of_order, day, base,
-            lines["currency"].to_numpy(dtype=object), rule_text, cumulative, amount,
-        )
-    ]
+    out = []
+    currency = get("currency")
+    detail, orig_cur, fx_rate, cost_unknown = get("detail"), get("original_currency"), get("fx_rate"), get("cost_unknown", False)
+    multiplier, klass, role, project, share = get("multiplier"), get("customer_class"), get("role"), get("project_id"), get("share")
+    payout_fx, held_minor, earned_minor = get("payout_fx_rate"), get("held_minor", 0), get("earned_minor")
+    found, clawed_minor, amount_minor, earned_in = get("found", True), get("clawed_minor", 0), get("amount_minor", 0), get("earned_in")
+    for i, (t, w, rec, o, d, c, pc) in enumerate(zip(get("line_type", "credit"), word, get("record_id"), of_order, day, currency, plan_cur)):
+        if t in ("credit", "project") or t is None or t != t:
+            fx = ""
+            oc = orig_cur[i]
+            if isinstance(oc, str) and oc != pc and pd.notna(fx_rate[i]):
+                fx = f" ({original[i]} {oc} @ {Decimal(fx_rate[i]).normalize():f})"
+            text = rule_text[i]
+            if cost_unknown[i] is True or (cost_unknown[i] is not None and cost_unknown[i] == True):  # noqa: E712
+                text = "cost unknown: no commission until every line of the order has a cost"
+            mult = multiplier[i]
+            if mult is not None and pd.notna(mult) and t != "project":
+                why = []
+                if isinstance(klass[i], str):
+                    why.append(f"{klass[i].replace('_', ' ')} customer")
+                if isinstance(role[i], str):
+                    why.append(f"role {role[i]}")
+                text += f" × {Decimal(mult).normalize():f}" + (f" ({', '.join(why)})" if why else "")
+            sentence = f"{w} {rec}{o} ({d}): base {base[i]} {pc}{fx}, {text}, month to date {cumulative[i]} {pc}"
+            if t == "project":
+                sentence += f", project {project[i]} shared {Decimal(share[i]).normalize():f}%"
+            if payout_fx[i] is not None and pd.notna(payout_fx[i]):
+                sentence += f", paid in {c} @ {Decimal(payout_fx[i]).normalize():f}"
+            if held_minor[i] and pd.notna(earned_minor[i]):
+                sentence += f", earned {earned[i]} {c}: released {amount[i]} {c}, held {held[i]} {c} until its stages are reached"
+            else:
+                sentence += f", commission {amount[i]} {c}"
+            out.append(sentence)
+        elif t == "clawback":
+            if found[i] is False or found[i] == False:  # noqa: E712
+                out.append(f"{w} {rec}{o} ({d}): the order earned no commission in the months looked back: nothing to claw back, {amount[i]} {c}")
+            else:
+                from_held = int(clawed_minor[i] or 0) + int(amount_minor[i])
+                out.append(f"{w} {rec}{o} ({d}): claws back {clawed[i]} {c} of the {earned[i]} {c} the order earned "
+                           f"({earned_in[i]}): {format_minor([from_held], c)[0]} from held, commission {amount[i]} {c}")
+        elif t == "release":
+            out.append(f"Stage release for order {order_ids[i]} (earned {earned_in[i]}): released {amount[i]} {c}, still held {held[i]} {c}")
+        elif t == "adjustment":
+            out.append(f"{detail[i]}: {amount[i]} {c}")
+        else:
+            text = str(detail[i]) if detail[i] is not None else str(t)
+            out.append(f"{text[0].upper() + text[1:]}: commission {amount[i]} {c}")
+    return out
 
 
 # ----------------------------------------------------------------------------- totals
@@ -526,3 +556,134 @@ def month_to_date(lines: pd.DataFrame, as_of_day: date | datetime | pd.Timestamp
     members = so_far[["member_id", "team_id"]].drop_duplicates("member_id") if "team_id" in so_far else so_far[["member_id"]].assign(team_id=None)
     summary = commission_summary(so_far, members)
     return summary.assign(as_of=as_of)[list(MONTH_TO_DATE)]
+
+
+# ----------------------------------------------------------------------------- closed months
+
+ADJUSTMENT_KEY = ("member_id", "plan_id", "currency", "line_type", "rule", "order_source", "order_id", "record_id")
+
+
+def closing_adjustments(
+    fresh: pd.DataFrame,
+    locked: pd.DataFrame,
+    adjusted: pd.DataFrame | None,
+    closed_month: str,
+    into_month: str,
+) -> pd.DataFrame:
+    """Adjustment lines for a rerun of a closed month: per (member, plan, currency, line type,
+    rule, order, record), what the rerun computes minus what the locked statement shows minus
+    the adjustments already made to it. Each difference becomes one line in ``into_month``
+    (``adjusts_month`` = ``closed_month``); together they sum exactly to the change per member.
+    ``locked`` are the closed month's stored lines (adjustments into it included as they were).
+    """
+    columns = list(COMMISSION_LINES + COMMISSION_LINES_EXTRA)
+    def keyed(frame: pd.DataFrame | None, sign: int, what: str) -> pd.DataFrame:
+        if frame is None or frame.empty:
+            return pd.DataFrame(columns=list(ADJUSTMENT_KEY) + ["amount_minor", "what"])
+        f = frame.copy()
+        if what == "locked":
+            f = f[f["adjusts_month"].isna()] if "adjusts_month" in f else f
+        if "line_type" not in f:
+            f["line_type"] = "credit"
+        f["line_type"] = f["line_type"].fillna("credit")
+        if what == "adjusted":
+            # earlier adjustments carry the key of the line they corrected in their rule text
+            f["line_type"] = f["rule"].str.split("/", n=1).str[0]
+            f["rule"] = f["rule"].str.split("/", n=1).str[1]
+        out = f[list(ADJUSTMENT_KEY)].astype(object).assign(amount_minor=f["amount_minor"].astype("int64") * sign)
+        return out.assign(what=what)
+    both = pd.concat([keyed(fresh, 1, "fresh"), keyed(locked, -1, "locked"), keyed(adjusted, -1, "adjusted")], ignore_index=True)
+    if both.empty:
+        return finish_lines(pd.DataFrame(), parse_period(into_month))
+    both = both.fillna({"order_source": "", "order_id": "", "record_id": "", "plan_id": "", "rule": ""})
+    diff = both.groupby(list(ADJUSTMENT_KEY), dropna=False, sort=True)["amount_minor"].sum().reset_index()
+    diff = diff[diff["amount_minor"] != 0]
+    if diff.empty:
+        return finish_lines(pd.DataFrame(), parse_period(into_month))
+    both = both.assign(amount_minor=both["amount_minor"].astype("int64"))
+    was = both[both["what"] != "fresh"].groupby(list(ADJUSTMENT_KEY), dropna=False)["amount_minor"].sum().astype("int64")
+    now = both[both["what"] == "fresh"].groupby(list(ADJUSTMENT_KEY), dropna=False)["amount_minor"].sum().astype("int64")
+    keys = pd.MultiIndex.from_frame(diff[list(ADJUSTMENT_KEY)])
+    stated = -was.reindex(keys, fill_value=0).to_numpy("int64")
+    recomputed = now.reindex(keys, fill_value=0).to_numpy("int64")
+    details = []
+    for (mid, pid, cur, lt, rule, osrc, oid, rid), s, r in zip(keys, stated, recomputed):
+        what = f"order {oid}" if oid else (f"record {rid}" if rid else lt)
+        details.append(f"Adjustment to closed month {closed_month} ({what}, {rule or lt}): stated {format_minor([s], cur)[0]} {cur}, "
+                       f"recomputed {format_minor([r], cur)[0]} {cur}")
+    raw = pd.DataFrame({
+        "member_id": diff["member_id"].to_numpy(dtype=object),
+        "plan_id": diff["plan_id"].replace("", None).to_numpy(dtype=object),
+        "currency": diff["currency"].to_numpy(dtype=object),
+        "rule": [f"{lt}/{rule}" for lt, rule in zip(diff["line_type"], diff["rule"])],
+        "order_source": diff["order_source"].replace("", None).to_numpy(dtype=object),
+        "order_id": diff["order_id"].replace("", None).to_numpy(dtype=object),
+        "record_id": diff["record_id"].replace("", None).to_numpy(dtype=object),
+        "amount_minor": diff["amount_minor"].astype("int64").to_numpy(),
+        "line_type": "adjustment", "kind": "adjustment", "adjusts_month": closed_month, "detail": details,
+        "credited_date": pd.Timestamp(parse_period(into_month).start),
+    })
+    out = finish_lines(raw, parse_period(into_month))
+    return out[columns + [c for c in out.columns if c not in columns]]
+
+
+def lines_for_data(data: SalesData, commission: Commission, month: Period, prior_lines: pd.DataFrame | None = None,
+                   facts: Facts | None = None) -> pd.DataFrame:
+    """``month``'s commission lines straight from the sales data: credits over the months the
+    plans look back (stages, clawbacks), with the targets, scores and FX rates they need."""
+    from transforms.commission_credits import plan_credits
+    from transforms.commission_engine import PlanInputs, months_back, needs_lookback
+
+    months = months_back(month, needs_lookback(commission.for_month(month.label)))
+    credits = plan_credits(data, months, facts)
+    inputs = PlanInputs(targets=data.targets, scores=data.scores, fx_rates=data.fx_rates, prior_lines=prior_lines,
+                        new_customer_window_days=data.new_customer_window_days)
+    return commission_lines(credits, data.members, data.teams, commission, month, inputs)
+
+
+def with_running_totals(lines: pd.DataFrame) -> pd.DataFrame:
+    """``cumulative_amount_minor`` recomputed per member in the frame's order."""
+    if lines.empty:
+        return lines
+    return lines.assign(cumulative_amount_minor=lines.groupby("member_id", sort=False)["amount_minor"].cumsum().astype("int64"))
+
+
+def _statement_order(lines: pd.DataFrame) -> pd.DataFrame:
+    code = pd.factorize(lines["member_id"].to_numpy(dtype=object), sort=True)[0]
+    return lines.iloc[np.lexsort((np.arange(len(lines)), code))].reset_index(drop=True)
+
+
+def month_result(
+    data: SalesData,
+    commission: Commission,
+    month: Period,
+    *,
+    prior_lines: pd.DataFrame | None = None,
+    stored: pd.DataFrame | None = None,
+    closed: bool = False,
+    adjusted: pd.DataFrame | None = None,
+    into_month: str | None = None,
+) -> dict:
+    """What the monthly flow stores and shows for ``month`` (pure; the flow does the I/O).
+
+    Open month: ``computed`` (to store) is the fresh computation; the statement ``lines``
+    are those plus adjustment lines already stored in the month. Closed month: the
+    statement is the ``stored`` lines, unchanged; the differences of the fresh computation
+    against them (and against ``adjusted``, the adjustments already made) are ``adjustments``
+    for ``into_month``.
+    """
+    fresh = lines_for_data(data, commission, month, prior_lines)
+    columns = list(COMMISSION_LINES + COMMISSION_LINES_EXTRA)
+    stored = stored if stored is not None else pd.DataFrame(columns=columns)
+    if closed:
+        adjustments = closing_adjustments(fresh, stored, adjusted, month.label, into_month)
+        lines = _statement_order(stored[[c for c in stored.columns if c in columns]].copy())
+        computed = None
+    else:
+        adjustments = None
+        carried = stored[stored["adjusts_month"].notna()] if "adjusts_month" in stored and len(stored) else stored.iloc[0:0]
+        parts = [fresh] + ([carried[columns]] if len(carried) else [])
+        lines = with_running_totals(_statement_order(pd.concat(parts, ignore_index=True))) if len(carried) else fresh
+        computed = fresh
+    summary = commission_summary(lines, data.members, commission.for_month(month.label), month, data.teams)
+    return {"lines": lines, "summary": summary, "computed": computed, "adjustments": adjustments, "closed": closed}

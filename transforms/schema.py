@@ -146,6 +146,7 @@ COMMISSION_LINES = (
 
 # transforms.commissions.commission_summary: one row per member per month.
 COMMISSION_SUMMARY = ("month", "member_id", "team_id", "plan_id", "base_minor", "amount_minor", "lines", "currency")
+COMMISSION_SUMMARY_EXTRA = ("held_minor",)  # held by stages at month end (shown, not paid)
 
 # transforms.commissions.credits_for_month: one credited transaction per order placed (positive base)
 # and per refund/cancellation (negative base) in the month, in the team's base currency.
@@ -173,6 +174,12 @@ COMMISSION_LINES_EXTRA = (
     "team_id", "kind", "record_id", "credited_date",
     "cumulative_base_minor",  # the member's month-to-date base after this line
     "cumulative_amount_minor",  # the member's month-to-date commission after this line
+    "line_type",  # credit | clawback | release | project | member | pool | draw | adjustment
+    "multiplier",  # Decimal: the line's weight (role x customer class) or month-level multiplier; None = 1
+    "held_minor",  # held by stages after this line (shown, not paid)
+    "plan_currency",  # the currency of base and tiers when the payout currency differs (else = currency)
+    "payout_fx_rate",  # plan currency -> payout currency at the payout date (None when the same)
+    "adjusts_month",  # adjustment lines: the closed month they correct
 )
 MONTH_TO_DATE = COMMISSION_SUMMARY + ("as_of",)
 

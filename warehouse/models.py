@@ -234,6 +234,44 @@ class Inquiry(Base):
     content_hash: Mapped[str] = mapped_column(String(40))
 
 
+class Fee(Base):
+    """A platform fee (referral, FBA, closing, ads...) charged to the seller, from store finances.
+
+    ``amount_minor`` is positive for money the platform kept, negative for a fee it gave back.
+    """
+
+    __tablename__ = "fees"
+    source: Mapped[str] = mapped_column(_key(), primary_key=True)
+    fee_id: Mapped[str] = mapped_column(_key(200), primary_key=True)
+    order_source: Mapped[str | None] = mapped_column(_key())
+    order_id: Mapped[str | None] = mapped_column(_key(128), index=True)
+    fee_type: Mapped[str] = mapped_column(String(80))
+    posted_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    content_hash: Mapped[str] = mapped_column(String(40))
+
+
+class SyncState(Base):
+    """Where the sync of one store's stream stands; written in the transaction of the rows it covers.
+
+    Everything the platform changed in ``[start, cursor)`` is in the warehouse. While a window
+    ``[window_start, window_end)`` is being read, ``page_token`` is the next page to read in it
+    (NULL when the window starts over or is done).
+    """
+
+    __tablename__ = "sync_state"
+    store: Mapped[str] = mapped_column(_key(), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(40), primary_key=True)  # orders | refunds | finances
+    cursor: Mapped[datetime | None] = mapped_column(DateTime)
+    window_start: Mapped[datetime | None] = mapped_column(DateTime)
+    window_end: Mapped[datetime | None] = mapped_column(DateTime)
+    page_token: Mapped[str | None] = mapped_column(Text)
+    pages_read: Mapped[int] = mapped_column(Integer, default=0)
+    records_read: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Load(Base):
     """One ingest of one file (or store stream): what was read, loaded and rejected."""
 
@@ -291,6 +329,30 @@ class CommissionLine(Base):
     currency: Mapped[str] = mapped_column(String(3))
     explanation: Mapped[str] = mapped_column(Text)
     computed_at: Mapped[datetime] = mapped_column(DateTime)
+    # what the statement of a closed month needs to be shown again exactly (issue 3)
+    team_id: Mapped[str | None] = mapped_column(_key())
+    kind: Mapped[str | None] = mapped_column(String(20))
+    record_id: Mapped[str | None] = mapped_column(_key(200))
+    credited_date: Mapped[datetime | None] = mapped_column(DateTime)
+    cumulative_base_minor: Mapped[int | None] = mapped_column(BigInteger)
+    cumulative_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    line_type: Mapped[str | None] = mapped_column(String(20))  # credit | clawback | release | project | member | pool | draw | adjustment
+    multiplier: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    held_minor: Mapped[int | None] = mapped_column(BigInteger)
+    plan_currency: Mapped[str | None] = mapped_column(String(3))
+    payout_fx_rate: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    adjusts_month: Mapped[str | None] = mapped_column(String(7), index=True)  # adjustment lines: the closed month corrected
+
+
+class CommissionMonth(Base):
+    """A closed (locked) commission month: its stored lines never change again; a rerun writes
+    the differences as adjustment lines into the next open month."""
+
+    __tablename__ = "commission_months"
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    closed_at: Mapped[datetime] = mapped_column(DateTime)
+    lines: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))  # of the locked lines (member, amount, explanation)
 
 
 class Delivery(Base):

@@ -5,6 +5,10 @@
     yeji run weekly-review [--week 2026-W46]    reviews for a week (default: last complete week)
     yeji run monthly-commissions [--month 2026-10]
     yeji rejects [--source NAME]                rows that could not be loaded, and why
+    yeji unattributed [--source NAME]           orders no attribution rule credited to a member
+    yeji explain --member ID --month 2026-10    a member's commission lines, each explained
+    yeji close --month 2026-10                  lock a commission month (reruns become adjustments)
+    yeji commission simulate --plan FILE --credits FILE.csv   try a plan on credited transactions
     yeji check                                  validate yeji.yaml
     yeji db upgrade                             migrate the warehouse
 
@@ -49,6 +53,25 @@ def _parser() -> argparse.ArgumentParser:
     rej.add_argument("--source", help="only this source")
     rej.add_argument("--limit", type=int, default=50)
 
+    una = sub.add_parser("unattributed", help="list orders no attribution rule credited to a member")
+    una.add_argument("--source", help="only this source or store")
+    una.add_argument("--limit", type=int, default=50)
+
+    exp = sub.add_parser("explain", help="print a member's commission lines for a month, each explained")
+    exp.add_argument("--member", required=True, help="member id")
+    exp.add_argument("--month", required=True, help="month, e.g. 2026-10")
+    cls = sub.add_parser("close", help="lock a commission month: its statements never change again")
+    cls.add_argument("--month", required=True, help="month, e.g. 2026-10")
+    com = sub.add_parser("commission", help="commission plan tools")
+    com_sub = com.add_subparsers(dest="commission_action", required=True, metavar="ACTION")
+    sim = com_sub.add_parser("simulate", help="run a plan file over a CSV of credited transactions")
+    sim.add_argument("--plan", required=True, help="plan YAML file")
+    sim.add_argument("--credits", required=True, help="CSV: member_id, date, amount, currency [, order_id, kind, role, ...]")
+    sim.add_argument("--month", help="only this month (default: every month in the CSV)")
+    sim.add_argument("--fx", help="CSV of FX rates: rate_date, from_currency, to_currency, rate")
+    sim.add_argument("--targets", help="CSV of monthly targets: member_id, period, value")
+    sim.add_argument("--scores", help="CSV of evaluation scores: member_id, period, dimension, score")
+
     sub.add_parser("check", help="validate yeji.yaml and say what it configures")
     db = sub.add_parser("db", help="warehouse maintenance")
     db.add_argument("action", choices=["upgrade"])
@@ -92,6 +115,17 @@ def _dispatch(args, console) -> int:
         return commands.monthly_commissions(console, ws, args.month, send=not args.no_send, resend=args.resend)
     if args.command == "rejects":
         return commands.rejects(console, ws, args.source, args.limit)
+    if args.command == "unattributed":
+        return commands.unattributed(console, ws, args.source, args.limit)
+    if args.command in ("explain", "close", "commission"):
+        from yeji import commission_commands
+
+        if args.command == "explain":
+            return commission_commands.explain(console, ws, args.member, args.month)
+        if args.command == "close":
+            return commission_commands.close(console, ws, args.month)
+        return commission_commands.simulate(console, args.plan, args.credits, month=args.month, fx_path=args.fx,
+                                            targets_path=args.targets, scores_path=args.scores)
     if args.command == "check":
         return commands.check(console, ws)
     if args.command == "db":

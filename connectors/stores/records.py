@@ -1,0 +1,438 @@
+"""Platform records -> validated, exact store rows -> warehouse-shaped frames.
+
+Public API::
+
+    RecordError(field, message)                 # one record is bad; the others load
+    Reader(currencies)                          # exact field readers that raise RecordError
+    StoreOrder / StoreLine / StoreRefund / StoreFee / StoreCustomer
+    Parsed                                      # what one page of one stream became
+    build_frames(parsed, store, settings, known) -> (frames, unattributed)
+
+Every connector turns one platform record into these dataclasses with :class:`Reader`
+(amounts exact -> integer minor units of their currency, refusing extra decimals;
+currencies must be in ``yeji.yaml``'s ``currencies``; quantities never negative;
+timestamps to naive UTC). A record that fails becomes one reject naming the field and
+the problem; the rest of the page loads. :func:`build_frames` then produces the same
+frames the spreadsheet connector produces (``orders``, ``order_lines``, ``refunds``,
+``customers``) plus ``fees``, and credits orders by the store's ``attribute_by`` rules.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Mapping
+
+import pandas as pd
+
+from config.models import Settings, StoreSource
+from connectors.batch import KnownRefs
+from connectors.stores.countries import country_name
+from transforms.money import exponent
+from transforms.schema import REJECTS
+
+MAX_MINOR = 2**63 - 1
+
+
+class RecordError(Exception):
+    """One record cannot be loaded: which field, and what is wrong with it."""
+
+    def __init__(self, field_name: str | None, message: str):
+        super().__init__(message)
+        self.field = field_name
+        self.message = message
+
+
+# --------------------------------------------------------------------------- reading fields
+
+
+def dig(record: Any, *path: str | int, required: bool = False) -> Any:
+    """``record[a][b]...``; None when a step is missing (RecordError when ``required``),
+    RecordError when a step is not the mapping/list it should be (malformed record)."""
+    value = record
+    walked: list[str] = []
+    for step in path:
+        walked.append(str(step))
+        if value is None:
+            break
+        if isinstance(step, int):
+            if not isinstance(value, list):
+                raise RecordError(".".join(walked[:-1]) or None, f"expected a list, got {type(value).__name__}")
+            value = value[step] if -len(value) <= step < len(value) else None
+        else:
+            if not isinstance(value, dict):
+                raise RecordError(".".join(walked[:-1]) or None, f"expected an object, got {type(value).__name__}")
+            value = value.get(step)
+    if value is None and required:
+        raise RecordError(".".join(str(s) for s in path), "missing (required)")
+    return value
+
+
+def as_list(value: Any, field_name: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RecordError(field_name, f"expected a list, got {type(value).__name__}")
+    return value
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Exact readers for platform fields; each raises :class:`RecordError` naming the field."""
+
+    currencies: frozenset[str]
+
+    def text(self, value: Any, field_name: str, max_length: int = 300, required: bool = False) -> str | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise RecordError(field_name, "missing (required)")
+            return None
+        if isinstance(value, (dict, list, bool)):
+            raise RecordError(field_name, f"expected text, got {type(value).__name__}")
+        text = str(value).strip()
+        return text[:max_length]
+
+    def record_id(self, value: Any, field_name: str) -> str:
+        text = self.text(value, field_name, 128, required=True)
+        if isinstance(value, Decimal) and value != value.to_integral_value():
+            raise RecordError(field_name, f"not an id: {value}")
+        return text  # type: ignore[return-value]
+
+    def currency(self, value: Any, field_name: str) -> str:
+        code = self.text(value, field_name, 10, required=True).upper()  # type: ignore[union-attr]
+        if code not in self.currencies:
+            raise RecordError(field_name, f"unknown currency {code!r} (not one of the currencies in yeji.yaml)")
+        return code
+
+    def decimal(self, value: Any, field_name: str, required: bool = True) -> Decimal | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise RecordError(field_name, "missing (required)")
+            return None
+        if isinstance(value, bool) or isinstance(value, (dict, list)):
+            raise RecordError(field_name, f"cannot read {value!r} as a number")
+        if isinstance(value, float):  # never produced by load_json; a caller's mistake otherwise
+            value = repr(value)
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise RecordError(field_name, f"cannot read {value!r} as a number") from None
+        if not number.is_finite():
+            raise RecordError(field_name, f"cannot read {value!r} as a number")
+        return number
+
+    def quantity(self, value: Any, field_name: str) -> Decimal:
+        number = self.decimal(value, field_name)
+        if number < 0:  # type: ignore[operator]
+            raise RecordError(field_name, f"negative quantity {number}")
+        return number  # type: ignore[return-value]
+
+    def minor(self, value: Any, currency: str, field_name: str, required: bool = True) -> int:
+        """A major-unit amount as integer minor units of ``currency``, exactly (or a RecordError)."""
+        number = self.decimal(value, field_name, required)
+        if number is None:
+            return 0
+        scaled = number.scaleb(exponent(currency))
+        if scaled != scaled.to_integral_value():
+            raise RecordError(field_name, f"{number} has more decimals than {currency} allows ({exponent(currency)})")
+        if abs(scaled) > MAX_MINOR:
+            raise RecordError(field_name, f"{number} is too large")
+        return int(scaled)
+
+    def money(self, value: Any, field_name: str, currency: str, amount_key: str = "amount",
+              currency_key: str = "currency_code", required: bool = True) -> int:
+        """A money object ``{amount, currency_code}`` in ``currency`` (a different currency is an error)."""
+        if value is None:
+            if required:
+                raise RecordError(field_name, "missing (required)")
+            return 0
+        if not isinstance(value, dict):
+            raise RecordError(field_name, f"expected a money object, got {type(value).__name__}")
+        code = value.get(currency_key)
+        if code is not None and str(code).upper() != currency:
+            raise RecordError(f"{field_name}.{currency_key}", f"currency {code!r} differs from the order's {currency}")
+        return self.minor(value.get(amount_key), currency, f"{field_name}.{amount_key}", required)
+
+    def timestamp(self, value: Any, field_name: str, required: bool = True, naive_is_utc: bool = True) -> datetime | None:
+        """ISO 8601 (``Z`` or an offset; without one: UTC) -> naive UTC."""
+        text = self.text(value, field_name, 64, required)
+        if text is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise RecordError(field_name, f"cannot read {text!r} as a date and time") from None
+        if moment.tzinfo is None:
+            if not naive_is_utc:
+                raise RecordError(field_name, f"{text!r} has no timezone")
+            return moment
+        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+# --------------------------------------------------------------------------- parsed rows
+
+
+@dataclass
+class StoreLine:
+    line_no: int
+    sku: str | None
+    description: str | None
+    quantity: Decimal
+    unit_price: Decimal
+    gross_minor: int
+    discount_minor: int = 0
+
+
+@dataclass
+class StoreRefund:
+    refund_id: str
+    order_id: str | None
+    refunded_at: datetime
+    currency: str
+    amount_minor: int  # given back, positive
+    reason: str | None = None
+    kind: str = "refund"
+
+
+@dataclass
+class StoreFee:
+    fee_id: str
+    order_id: str | None
+    fee_type: str
+    posted_at: datetime
+    currency: str
+    amount_minor: int  # kept by the platform, positive; a fee given back is negative
+
+
+@dataclass
+class StoreCustomer:
+    customer_id: str
+    name: str | None
+    country: str | None
+
+
+@dataclass
+class StoreOrder:
+    order_id: str
+    ordered_at: datetime
+    updated_at: datetime
+    currency: str
+    gross_minor: int
+    discount_minor: int = 0
+    tax_minor: int = 0
+    shipping_minor: int = 0
+    status: str = "open"
+    country: str | None = None
+    customer: StoreCustomer | None = None
+    marketplace: str | None = None
+    discount_codes: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    lines: list[StoreLine] = field(default_factory=list)
+    refunds: list[StoreRefund] = field(default_factory=list)
+
+
+@dataclass
+class Parsed:
+    """What a page (or a batch of pages) of one stream became."""
+
+    orders: list[StoreOrder] = field(default_factory=list)
+    refunds: list[StoreRefund] = field(default_factory=list)  # not inside an order (Amazon finances)
+    fees: list[StoreFee] = field(default_factory=list)
+    rejects: list[dict] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # every record key seen (loaded or rejected)
+    records: int = 0  # platform records read
+    rejected: int = 0  # of which rejected
+
+    def extend(self, other: "Parsed") -> None:
+        self.orders += other.orders
+        self.refunds += other.refunds
+        self.fees += other.fees
+        self.rejects += other.rejects
+        self.keys += other.keys
+        self.records += other.records
+        self.rejected += other.rejected
+
+    def reject(self, store: str, stream: str, location: str, position: int | None, key: str | None,
+               error: RecordError | str, record: Any) -> None:
+        field_name = error.field if isinstance(error, RecordError) else None
+        message = error.message if isinstance(error, RecordError) else str(error)
+        where = f"{store} {stream}" + (f", record {key}" if key else f", item {position}") + (f", field {field_name}" if field_name else "")
+        self.rejects.append(
+            {
+                "source": store,
+                "kind": stream,
+                "location": location[:1000],
+                "sheet": None,
+                "row_number": position,
+                "column_name": field_name[:200] if field_name else None,
+                "record_key": key[:200] if key else None,
+                "error": f"{where}: {message}",
+                "raw": _raw(record),
+            }
+        )
+
+
+def _raw(record: Any) -> str | None:
+    try:
+        text = json.dumps(record, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(record)
+    return text[:20000]
+
+
+# --------------------------------------------------------------------------- frames
+
+
+ORDER_COLUMNS = (
+    "source", "order_id", "platform", "store", "ordered_at", "customer_id", "member_id", "country",
+    "currency", "gross_minor", "discount_minor", "tax_minor", "shipping_minor", "payment_terms", "status",
+)
+LINE_COLUMNS = (
+    "source", "order_id", "line_no", "sku", "description", "quantity", "unit_price",
+    "gross_minor", "discount_minor", "unit_cost", "cost_minor",
+)
+REFUND_COLUMNS = (
+    "source", "refund_id", "order_source", "order_id", "kind", "refunded_at", "currency",
+    "amount_minor", "member_id", "customer_id", "country", "reason",
+)
+CUSTOMER_COLUMNS = ("customer_id", "name", "country", "customer_class", "owner_member_id", "source")
+FEE_COLUMNS = ("source", "fee_id", "order_source", "order_id", "fee_type", "posted_at", "currency", "amount_minor")
+
+
+def _lookup(mapping: Mapping[str, str]) -> dict[str, str]:
+    return {k.casefold(): v for k, v in mapping.items()}
+
+
+def attribute(order: StoreOrder, store: StoreSource, territory: Mapping[str, str], owners: Mapping[str, str | None]) -> str | None:
+    """The member credited with ``order``: the first of the store's ``attribute_by`` rules that names one."""
+    codes, tags, markets = _lookup(store.discount_codes), _lookup(store.tags), _lookup(store.marketplaces)
+    for rule in store.attribute_by:
+        member = None
+        if rule == "discount_code":
+            member = next((codes[c.casefold()] for c in order.discount_codes if c.casefold() in codes), None)
+        elif rule == "tag":
+            member = next((tags[t.casefold()] for t in order.tags if t.casefold() in tags), None)
+        elif rule == "customer_owner" and order.customer is not None:
+            member = owners.get(order.customer.customer_id)
+        elif rule == "territory" and order.country:
+            member = territory.get(order.country.casefold())
+        elif rule == "marketplace" and order.marketplace:
+            member = markets.get(order.marketplace.casefold())
+        elif rule == "store":
+            member = store.member
+        if member:
+            return member
+    return None
+
+
+def territory_lookup(settings: Settings) -> dict[str, str]:
+    """country (name or ISO code, case-folded) -> member."""
+    out = {}
+    for country, member in settings.territory_of().items():
+        out[country.casefold()] = member
+        name = country_name(country)
+        if name:
+            out[name.casefold()] = member
+    return out
+
+
+def build_frames(parsed: Parsed, store: StoreSource, settings: Settings, known: KnownRefs) -> tuple[dict[str, pd.DataFrame], int]:
+    """Warehouse-shaped frames of one parsed batch, and how many orders/refunds no rule credited."""
+    source = store.name
+    territory = territory_lookup(settings)
+    orders, lines, refunds, customers, fees = [], [], [], {}, []
+    member_of: dict[str, str | None] = {}
+    # the last version of an order in the batch wins (a page can repeat an order that changed)
+    latest: dict[str, StoreOrder] = {}
+    for order in parsed.orders:
+        latest[order.order_id] = order
+    for order in latest.values():
+        if order.customer is not None:
+            customers[order.customer.customer_id] = order.customer
+        member = attribute(order, store, territory, known.customer_owners)
+        member_of[order.order_id] = member
+        orders.append(
+            {
+                "source": source, "order_id": order.order_id, "platform": store.platform, "store": store.display_name,
+                "ordered_at": order.ordered_at, "customer_id": order.customer.customer_id if order.customer else None,
+                "member_id": member, "country": order.country, "currency": order.currency,
+                "gross_minor": order.gross_minor, "discount_minor": order.discount_minor, "tax_minor": order.tax_minor,
+                "shipping_minor": order.shipping_minor, "payment_terms": "prepaid", "status": order.status,
+            }
+        )
+        for line in order.lines:
+            lines.append(
+                {
+                    "source": source, "order_id": order.order_id, "line_no": line.line_no, "sku": line.sku,
+                    "description": line.description, "quantity": line.quantity, "unit_price": line.unit_price,
+                    "gross_minor": line.gross_minor, "discount_minor": line.discount_minor, "unit_cost": None, "cost_minor": None,
+                }
+            )
+        for refund in order.refunds:
+            refunds.append(_refund_row(refund, source, member, order.customer, order.country))
+    for refund in parsed.refunds:
+        refunds.append(_refund_row(refund, source, member_of.get(refund.order_id or ""), None, None))
+    for fee in parsed.fees:
+        fees.append(
+            {
+                "source": source, "fee_id": fee.fee_id, "order_source": source, "order_id": fee.order_id,
+                "fee_type": fee.fee_type[:80], "posted_at": fee.posted_at, "currency": fee.currency, "amount_minor": fee.amount_minor,
+            }
+        )
+    frames = {
+        "customers": _frame([
+            {"customer_id": c.customer_id, "name": c.name, "country": c.country, "customer_class": None,
+             "owner_member_id": None, "source": source} for c in customers.values()
+        ], CUSTOMER_COLUMNS),
+        "orders": _frame(orders, ORDER_COLUMNS),
+        "order_lines": _frame(lines, LINE_COLUMNS),
+        "refunds": _frame(_last_by(refunds, "refund_id"), REFUND_COLUMNS),
+        "fees": _frame(_last_by(fees, "fee_id"), FEE_COLUMNS),
+    }
+    unattributed = sum(1 for o in orders if o["member_id"] is None) + sum(
+        1 for r in refunds if r["member_id"] is None and r["order_id"] is None
+    )
+    return frames, unattributed
+
+
+def _last_by(rows: list[dict], key: str) -> list[dict]:
+    return list({row[key]: row for row in rows}.values())
+
+
+def _refund_row(refund: StoreRefund, source: str, member: str | None, customer: StoreCustomer | None, country: str | None) -> dict:
+    return {
+        "source": source, "refund_id": refund.refund_id, "order_source": source, "order_id": refund.order_id,
+        "kind": refund.kind, "refunded_at": refund.refunded_at, "currency": refund.currency,
+        "amount_minor": refund.amount_minor, "member_id": member,
+        "customer_id": customer.customer_id if customer else None, "country": country, "reason": refund.reason,
+    }
+
+
+def _frame(rows: list[dict], columns: tuple[str, ...]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(columns))
+    for col in columns:
+        if col.endswith("_minor") and col != "cost_minor" and len(frame):
+            frame[col] = frame[col].astype("int64")
+        elif not col.endswith("_at"):
+            frame[col] = frame[col].astype(object)
+    return frame
+
+
+def rejects_frame(parsed: Parsed) -> pd.DataFrame:
+    return pd.DataFrame(parsed.rejects, columns=list(REJECTS))
+
+
+def customer_of(store: StoreSource, platform_id: Any, name: str | None, country: str | None) -> StoreCustomer | None:
+    """A store customer, its id namespaced by the store (ids are only unique within a platform)."""
+    if platform_id in (None, "", 0, Decimal(0), "0"):
+        return None
+    return StoreCustomer(f"{store.name}:{platform_id}"[:128], name[:300] if name else None, country)
+
+
+def country_of(value: str | None) -> str | None:
+    """A country as Yeji spells it (English short name; ``US`` -> ``United States``)."""
+    if not value:
+        return None
+    return (country_name(value) or value)[:100]

@@ -1,0 +1,192 @@
+"""Syncing one online store: windows, cursor and batches (the `sync` flow runs one task per store).
+
+Per stream (``orders``; Amazon also ``finances``) the sync reads the half-open window
+``[cursor, now - lag)`` - the cursor is where the last complete window ended (the
+store's ``start`` the first time) and the lag leaves changes the platform may still be
+settling for the next sync. Pages are read in order; every ``commit_every`` records
+(and at the end of the window) one transaction writes the rows *and* the sync state:
+mid-window, the token of the next page; at the end, the new cursor. A sync that
+stops anywhere (crash, lost connection, bad page) resumes at the next uncommitted page,
+and records are keyed, so nothing is lost or doubled. A saved page token the platform no
+longer accepts restarts the window from its first page (loads are idempotent).
+
+Bad records become rejects and the sync carries on; a bad credential or a page that
+cannot be read after the bounded retries stops that store only, with a clear message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime, time, timedelta, timezone
+from typing import Callable
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import Engine
+
+from config.models import Settings, StoreSource, Workspace
+from connectors.stores import (
+    AuthFailed, Parsed, ResumeRejected, RetryPolicy, StoreError, Stream, Window, build_frames, open_streams, rejects_frame,
+)
+from flows.common import warehouse
+from warehouse.db import UpsertResult
+from warehouse.loads import known_refs
+from warehouse.store_loads import SyncState, load_store_batch, read_state, write_state
+
+MAX_WINDOW_RESTARTS = 3
+Progress = Callable[[str, int], None]  # (what, records read so far)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _unknown_members(store: StoreSource, settings: Settings, members: frozenset[str]) -> list[str]:
+    named = set(store.discount_codes.values()) | set(store.tags.values()) | set(store.marketplaces.values())
+    named |= {store.member} if store.member else set()
+    if "territory" in store.attribute_by:
+        named |= set(settings.territories)
+    return sorted(m for m in named if m not in members)
+
+
+class _Totals:
+    def __init__(self) -> None:
+        self.read = self.rejected = self.pages = self.unattributed = 0
+        self.upserts = UpsertResult()
+        self.by_table: dict[str, UpsertResult] = {}
+        self.streams: dict[str, dict] = {}
+
+
+def sync_store(
+    settings: Settings,
+    store: StoreSource,
+    engine: Engine,
+    *,
+    now: datetime | None = None,
+    policy: RetryPolicy | None = None,
+    on_progress: Progress | None = None,
+) -> dict:
+    """Sync every stream of ``store`` into the warehouse; a summary dict (``ok`` False with ``error`` on failure)."""
+    now = now or _utc_now()
+    totals = _Totals()
+    error = None
+    streams: list[Stream] = []
+    try:
+        known = known_refs(engine)
+        unknown = _unknown_members(store, settings, known.member_ids)
+        if unknown:
+            raise StoreError(
+                f"store {store.name}: attribution names member(s) {', '.join(unknown)} that the warehouse does not have;"
+                " load the members sheet first, or correct the store's rules / territories"
+            )
+        streams = open_streams(store, settings, policy)
+        for stream in streams:
+            _sync_stream(engine, settings, store, stream, now, known, totals, on_progress)
+    except AuthFailed as exc:
+        error = f"{exc} - check the store's credentials (environment variables {', '.join(_envs(store))})"
+    except StoreError as exc:
+        error = str(exc)
+    finally:
+        for stream in streams:
+            http = getattr(stream, "http", None)
+            if http is not None:
+                http.close()
+    summary = {
+        "source": store.name,
+        "kind": f"{store.platform} store",
+        "ok": error is None,
+        "rows_read": totals.read,
+        "rows_loaded": totals.read - totals.rejected,
+        "rows_rejected": totals.rejected,
+        "inserted": totals.upserts.inserted,
+        "updated": totals.upserts.updated,
+        "unchanged": totals.upserts.unchanged,
+        "pages": totals.pages,
+        "unattributed": totals.unattributed,
+        "by_table": {k: asdict(v) for k, v in totals.by_table.items()},
+        "streams": totals.streams,
+    }
+    if error is not None:
+        summary["error"] = error
+    return summary
+
+
+def _envs(store: StoreSource) -> list[str]:
+    from config.models import STORE_CREDENTIALS
+
+    return [store.credential_env(c) for c in STORE_CREDENTIALS[store.platform] if c not in store.secret_blocks]
+
+
+def _sync_stream(engine: Engine, settings: Settings, store: StoreSource, stream: Stream, now: datetime, known,
+                 totals: _Totals, on_progress: Progress | None) -> None:
+    state = read_state(engine, store.name, stream.name)
+    if state is not None and state.page_token is not None and state.window_start and state.window_end:
+        window, token = Window(state.window_start, state.window_end), state.page_token
+    else:
+        start = state.cursor if state is not None and state.cursor else datetime.combine(store.start, time())
+        end = (now - timedelta(minutes=store.lag_minutes)).replace(microsecond=0)
+        if end <= start:
+            totals.streams[stream.name] = {"window": None, "records": 0}
+            return
+        window, token = Window(start, end), None
+    cursor = state.cursor if state is not None else None
+    restarts = 0
+    while True:
+        try:
+            _read_window(engine, settings, store, stream, window, token, cursor, known, totals, on_progress)
+            return
+        except ResumeRejected as exc:
+            restarts += 1
+            if restarts > MAX_WINDOW_RESTARTS:
+                raise StoreError(f"{exc} (window {window.describe()} restarted {MAX_WINDOW_RESTARTS} times)") from None
+            token = None
+            with engine.begin() as conn:
+                write_state(conn, SyncState(store.name, stream.name, cursor, window.start, window.end, None,
+                                            totals.pages, totals.read))
+
+
+def _read_window(engine: Engine, settings: Settings, store: StoreSource, stream: Stream, window: Window, token: str | None,
+                 cursor: datetime | None, known, totals: _Totals, on_progress: Progress | None) -> None:
+    batch, started, location = Parsed(), _utc_now(), ""
+    stream_totals = totals.streams.setdefault(stream.name, {"window": window.describe(), "records": 0, "rejected": 0})
+    for page in stream.pages(window, token):
+        totals.pages += 1
+        batch.extend(stream.parse_page(page, window))
+        location = page.location
+        if batch.records < store.commit_every and page.next_token is not None:
+            continue
+        done = page.next_token is None
+        state = SyncState(
+            store=store.name, stream=stream.name, cursor=window.end if done else cursor,
+            window_start=None if done else window.start, window_end=None if done else window.end,
+            page_token=page.next_token, pages_read=totals.pages, records_read=totals.read + batch.records,
+        )
+        frames, unattributed = build_frames(batch, store, settings, known)
+        with engine.begin() as conn:
+            load = load_store_batch(conn, store.name, stream.name, location, frames, rejects_frame(batch), batch.keys,
+                                    state, started, batch.records, batch.rejected)
+        totals.read += batch.records
+        totals.rejected += batch.rejected
+        totals.unattributed += unattributed
+        totals.upserts = totals.upserts + load.total
+        for table, result in load.by_table.items():
+            totals.by_table[table] = totals.by_table.get(table, UpsertResult()) + result
+        stream_totals["records"] += batch.records
+        stream_totals["rejected"] += batch.rejected
+        if on_progress is not None:
+            on_progress(f"{store.name} {stream.name}", totals.read)
+        batch, started = Parsed(), _utc_now()
+
+
+@task(name="sync store", cache_policy=NO_CACHE, task_run_name="sync store {store_name}")
+def sync_store_task(ws: Workspace, store_name: str, position: int = 0, count: int = 1) -> dict:
+    """One coarse task per store: every stream, committed batch by batch with its cursor."""
+    from flows import progress
+
+    store = next(s for s in ws.settings.stores if s.name == store_name)
+
+    def report(what: str, records: int) -> None:
+        progress.step(f"{what}: {records:,} records", position, count)
+
+    with warehouse(ws) as engine:
+        return sync_store(ws.settings, store, engine, on_progress=report)
