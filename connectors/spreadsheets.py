@@ -88,7 +88,7 @@ from connectors import cells
 from connectors.batch import IngestBatch, IngestError, KnownRefs
 from connectors.fields import FIELDS, MEMBER_REFERENCES, RECORD_KEYS, TABLE_OF_KIND, FieldSpec
 from connectors.sheets import RawTable, available_headers, column_positions, read_tables
-from transforms.schema import REJECTS
+from transforms.schema import CUSTOMERS, ORDER_LINES, ORDERS, REFUNDS, REJECTS
 
 ORDER_HEADER_FIELDS = ("ordered_at", "currency", "customer_id", "country", "member_id", "platform", "store")
 MAX_ROWS_NAMED = 10
@@ -564,19 +564,9 @@ def _line_amounts(lines: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-ORDER_COLUMNS = (
-    "source", "order_id", "platform", "store", "ordered_at", "customer_id", "member_id", "country",
-    "currency", "gross_minor", "discount_minor", "tax_minor", "shipping_minor", "payment_terms", "status",
-)
-LINE_COLUMNS = (
-    "source", "order_id", "line_no", "sku", "description", "quantity", "unit_price",
-    "gross_minor", "discount_minor", "unit_cost", "cost_minor",
-)
-REFUND_COLUMNS = (
-    "source", "refund_id", "order_source", "order_id", "kind", "refunded_at", "currency",
-    "amount_minor", "member_id", "customer_id", "country", "reason",
-)
-CUSTOMER_COLUMNS = ("customer_id", "name", "country", "customer_class", "owner_member_id", "source")
+# The warehouse shapes, declared once in transforms.schema.
+ORDER_COLUMNS, LINE_COLUMNS, REFUND_COLUMNS = ORDERS, ORDER_LINES, REFUNDS
+CUSTOMER_COLUMNS = CUSTOMERS + ("source",)
 
 
 def _order_totals(lines: pd.DataFrame) -> pd.DataFrame:

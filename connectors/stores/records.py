@@ -31,7 +31,7 @@ from config.models import Settings, StoreSource
 from connectors.batch import KnownRefs
 from connectors.stores.countries import country_name
 from transforms.money import exponent
-from transforms.schema import REJECTS
+from transforms.schema import CUSTOMERS, ORDER_LINES, ORDERS, REFUNDS, REJECTS
 
 MAX_MINOR = 2**63 - 1
 
@@ -285,19 +285,9 @@ def _raw(record: Any) -> str | None:
 # --------------------------------------------------------------------------- frames
 
 
-ORDER_COLUMNS = (
-    "source", "order_id", "platform", "store", "ordered_at", "customer_id", "member_id", "country",
-    "currency", "gross_minor", "discount_minor", "tax_minor", "shipping_minor", "payment_terms", "status",
-)
-LINE_COLUMNS = (
-    "source", "order_id", "line_no", "sku", "description", "quantity", "unit_price",
-    "gross_minor", "discount_minor", "unit_cost", "cost_minor",
-)
-REFUND_COLUMNS = (
-    "source", "refund_id", "order_source", "order_id", "kind", "refunded_at", "currency",
-    "amount_minor", "member_id", "customer_id", "country", "reason",
-)
-CUSTOMER_COLUMNS = ("customer_id", "name", "country", "customer_class", "owner_member_id", "source")
+# The warehouse shapes, declared once in transforms.schema.
+ORDER_COLUMNS, LINE_COLUMNS, REFUND_COLUMNS = ORDERS, ORDER_LINES, REFUNDS
+CUSTOMER_COLUMNS = CUSTOMERS + ("source",)
 FEE_COLUMNS = ("source", "fee_id", "order_source", "order_id", "fee_type", "posted_at", "currency", "amount_minor")
 
 
