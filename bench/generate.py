@@ -381,8 +381,25 @@ def fresh(data: SalesData) -> SalesData:
     return replace(data, extra={})
 
 
-def settings():
-    """The demo workspace's settings (commission plans, report options) for benchmark runs."""
-    from config.loader import DEFAULTS, load_settings
+# The plans the benchmarks measure, fixed so results stay comparable run to run (the demo's own
+# plan files name demo members and evaluation dimensions the generated data does not have).
+BENCH_COMMISSION = {
+    "default_plan": "standard_flat",
+    "plans": [
+        {"plan_id": "sales_tiered", "name": "Sales (tiered)", "kind": "tiered", "roles": ["sales", "lead"],
+         "tiers": [{"up_to": 100000, "rate": "0.01"}, {"up_to": 300000, "rate": "0.015"},
+                   {"up_to": 800000, "rate": "0.02"}, {"rate": "0.025"}]},
+        {"plan_id": "support_flat", "name": "Follow-up & service (flat)", "kind": "flat",
+         "roles": ["follow_up", "customer_service"], "rate": "0.008"},
+        {"plan_id": "standard_flat", "name": "Standard (flat)", "kind": "flat", "rate": "0.005"},
+    ],
+}
 
-    return load_settings(DEFAULTS / "yeji.yaml")
+
+def settings():
+    """The demo workspace's settings (report options) with the benchmark's fixed commission plans."""
+    from config.loader import DEFAULTS, load_settings
+    from config.plans import Commission
+
+    demo = load_settings(DEFAULTS / "yeji.yaml")
+    return demo.model_copy(update={"commission": Commission.model_validate(BENCH_COMMISSION)})

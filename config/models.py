@@ -176,6 +176,10 @@ class Delivery(Strict):
     smtp: Smtp | None = None  # when absent, mail is written as .eml files into outbox_dir
     outbox_dir: str = "outbox"
     finance_recipients: list[str] = Field(default_factory=list)
+    # every PDF is also written here (a folder inside the workspace, or an fsspec URL); None: no archive
+    archive: str | None = "archive"
+    # a message whose PDFs are larger than this carries their archive location instead; None: no limit
+    max_attachment_bytes: int | None = Field(default=10_000_000, ge=1)
 
 
 class Reports(Strict):
@@ -186,6 +190,30 @@ class Reports(Strict):
     quiet_after_days: int = Field(default=45, ge=7)  # a customer with no order for this long "goes quiet"
     quiet_min_orders: int = Field(default=2, ge=1)  # ...if they ordered at least this often (key accounts always)
     company_name: str = "Yeji"
+
+
+class Schedule(Strict):
+    """When the flows run (cron, in the team's ``timezone``) and what a late run does."""
+
+    sync: str = "30 5 * * *"  # daily, early morning
+    weekly_review: str = "0 8 * * 1"  # Monday morning: the week that ended on Sunday
+    monthly_commissions: str = "0 9 3 * *"  # the 3rd: a few days for refunds and corrections to land
+    # a run starting this many hours after its scheduled time is stale (the machine was off)
+    staleness_hours: float = Field(default=24, gt=0)
+    when_stale: Literal["send_with_note", "skip_and_alert"] = "send_with_note"
+    # a new run of a flow while one is still running: cancel the new one, or queue it (Prefect concurrency limit 1)
+    overlap: Literal["cancel_new", "enqueue"] = "cancel_new"
+    paused: bool = False  # deploy the schedules paused (start them from the Prefect UI)
+
+
+class Alerts(Strict):
+    """Who hears about a failed run: admin addresses (mailed through ``delivery``) and team chat
+    through Apprise URLs (WeCom ``wecombot://``, DingTalk ``dingtalk://``, Feishu/Lark
+    ``feishu://``/``lark://``, Slack ``slack://``). The URLs carry tokens, so they are read from
+    the environment variable named here (space- or comma-separated), never from this file."""
+
+    admin_emails: list[str] = Field(default_factory=list)
+    chat_urls_env: str | None = "YEJI_ALERT_URLS"
 
 
 class Settings(Strict):
@@ -205,6 +233,8 @@ class Settings(Strict):
     commission: Commission = Field(default_factory=Commission)
     delivery: Delivery = Field(default_factory=Delivery)
     reports: Reports = Field(default_factory=Reports)
+    schedule: Schedule = Field(default_factory=Schedule)
+    alerts: Alerts = Field(default_factory=Alerts)
 
     @field_validator("timezone")
     @classmethod

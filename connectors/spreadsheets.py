@@ -4,6 +4,7 @@ Public API::
 
     read_source(source: SpreadsheetSource, path: Path, settings: Settings, known: KnownRefs) -> IngestBatch
     file_sha256(path: Path) -> str
+    config_sha256(source, settings) -> str
 
 ``read_source`` reads one configured source (xlsx: the sheets in ``sheets``, default
 the first; csv: UTF-8 with or without BOM, delimiter ``,`` ``;`` or tab) and is driven
@@ -100,6 +101,15 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def config_sha256(source: SpreadsheetSource, settings: Settings) -> str:
+    """A hash of everything in the settings that decides how ``source``'s file is read: the
+    source itself (mapping, defaults, kind) and the workspace-wide settings (time zone,
+    currencies, territories, report language...). A change to any of them reloads the file."""
+    wide = settings.model_dump(mode="json", exclude={"sources", "stores", "commission", "delivery"})
+    text = json.dumps({"source": source.model_dump(mode="json"), "settings": wide}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------- rows and problems

@@ -23,6 +23,7 @@ SALES_TABLES = {
     "teams": "teams", "members": "members", "customers": "customers", "orders": "orders",
     "order_lines": "order_lines", "refunds": "refunds", "collections": "collections",
     "fx_rates": "fx_rates", "targets": "targets", "scores": "evaluation_scores", "inquiries": "inquiries",
+    "fees": "fees",  # platform fees: deducted from gross profit
 }
 
 

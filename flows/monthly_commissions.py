@@ -6,10 +6,12 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from config.models import Workspace
-from flows import progress
+from flows import progress, runlog
 from flows.common import load_sales_data, prepare_workspace, render_jobs, resolve_period, warehouse
-from flows.weekly_review import deliver_reports
+from flows.weekly_review import archive_location, deliver_reports
 from reports import render_commission_statements, render_finance_summary
+from reports.archive import copy_to_archive
+from reports.payout import payout_rows, write_payout_export
 from transforms import commissions
 from transforms.periods import Period
 from transforms.schema import SalesData
@@ -48,7 +50,16 @@ def render_statements(result: dict, data: SalesData, month: Period, ws: Workspac
     finance = render_finance_summary(
         result["summary"], result["lines"], data.members, data.teams, month, ws.settings, out_dir
     )
+    export_payouts(result, data, month, out_dir, ws)
     return statements + finance
+
+
+def export_payouts(result: dict, data: SalesData, month: Period, out_dir, ws: Workspace) -> None:
+    """The payout export (CSV + XLSX) beside the statement PDFs, and in the archive when configured."""
+    rows = payout_rows(result["summary"], result["lines"], data.members, data.teams)
+    written = write_payout_export(rows, out_dir, month.label)
+    if ws.settings.delivery.archive:
+        copy_to_archive(written, archive_location(ws), f"{month.label}/payout")
 
 
 @flow(name="monthly_commissions")
@@ -60,13 +71,16 @@ def monthly_commissions(month: str | None = None, workspace: str | None = None, 
     """
     ws = prepare_workspace(workspace)
     period = resolve_period(month, "month", ws)
-    progress.step("reading the warehouse", 0, 4)
-    data = load_sales_data(ws)
-    progress.step("computing commissions", 1, 4)
-    result = compute_commissions(data, period, ws)
-    progress.step("rendering PDFs", 2, 4)
-    rendered = render_statements(result, data, period, ws)
-    progress.step("delivering", 3, 4)
-    delivery = deliver_reports(rendered, ws, resend) if send else None
-    progress.step("done", 4, 4)
-    return {"period": period.label, "rendered": rendered, "delivery": delivery, "summary": result["summary"]}
+    with runlog.recorded(ws, "monthly_commissions", period.label, send=send) as run:
+        progress.step("reading the warehouse", 0, 4)
+        data = load_sales_data(ws)
+        progress.step("computing commissions", 1, 4)
+        result = compute_commissions(data, period, ws)
+        progress.step("rendering PDFs", 2, 4)
+        rendered = render_statements(result, data, period, ws)
+        progress.step("delivering", 3, 4)
+        delivery = deliver_reports(rendered, ws, resend) if run.may_send(send) else None
+        progress.step("done", 4, 4)
+        outcome = {"period": period.label, "rendered": rendered, "delivery": delivery, "summary": result["summary"]}
+        run.reports(outcome, rendered, delivery)  # a failed delivery fails the run (RunFailed)
+    return outcome

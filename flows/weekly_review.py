@@ -10,19 +10,23 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from config.models import Workspace
-from flows import progress
+from flows import progress, runlog
 from flows.common import load_sales_data, prepare_workspace, render_jobs, resolve_period, warehouse
 from reports import render_team_summaries, render_weekly_reviews
+from reports.archive import archive_reports
 from reports.delivery import deliver
 from transforms import commissions, customers, metrics
 from transforms.periods import Period, month
 from transforms.schema import SalesData
+from transforms.window import weekly_window
 
 
 @task(name="compute weekly metrics", cache_policy=NO_CACHE)
 def compute_weekly(data: SalesData, period: Period, ws: Workspace) -> dict:
     """Every frame the weekly reports show, computed by the pure transforms."""
     cfg = ws.settings
+    # only the rows these figures need: the cost follows the week, not the history (same results)
+    data = weekly_window(data, period, cfg.reports.trend_weeks, cfg.reports.quiet_after_days)
     last_day = period.end - timedelta(days=1)
     month_so_far = month(last_day)
     credits = commissions.credits_for_month(data, month_so_far)
@@ -61,9 +65,18 @@ def render_weekly(frames: dict, data: SalesData, period: Period, ws: Workspace) 
 
 @task(name="deliver reports", cache_policy=NO_CACHE)
 def deliver_reports(rendered: list, ws: Workspace, resend: bool = False):
-    """Email each rendered report to its recipient (or write .eml files); never twice."""
+    """Archive every PDF (when configured), then email each rendered report to its recipient
+    (or write .eml files); never twice."""
+    cfg = ws.settings.delivery
+    archived = archive_reports(rendered, archive_location(ws)) if cfg.archive else {}
     with warehouse(ws) as engine:
-        return deliver(engine, rendered, ws.settings.delivery, ws.path(ws.settings.delivery.outbox_dir), resend=resend)
+        return deliver(engine, rendered, cfg, ws.path(cfg.outbox_dir), resend=resend, archived=archived)
+
+
+def archive_location(ws: Workspace) -> str:
+    """``delivery.archive``: an fsspec URL as given, a folder relative to the workspace."""
+    location = ws.settings.delivery.archive
+    return location if "://" in location else str(ws.path(location))
 
 
 @flow(name="weekly_review")
@@ -76,13 +89,16 @@ def weekly_review(week: str | None = None, workspace: str | None = None, send: b
     """
     ws = prepare_workspace(workspace)
     period = resolve_period(week, "week", ws)
-    progress.step("reading the warehouse", 0, 4)
-    data = load_sales_data(ws)
-    progress.step("computing metrics", 1, 4)
-    frames = compute_weekly(data, period, ws)
-    progress.step("rendering PDFs", 2, 4)
-    rendered = render_weekly(frames, data, period, ws)
-    progress.step("delivering", 3, 4)
-    delivery = deliver_reports(rendered, ws, resend) if send else None
-    progress.step("done", 4, 4)
-    return {"period": period.label, "rendered": rendered, "delivery": delivery}
+    with runlog.recorded(ws, "weekly_review", period.label, send=send) as run:
+        progress.step("reading the warehouse", 0, 4)
+        data = load_sales_data(ws)
+        progress.step("computing metrics", 1, 4)
+        frames = compute_weekly(data, period, ws)
+        progress.step("rendering PDFs", 2, 4)
+        rendered = render_weekly(frames, data, period, ws)
+        progress.step("delivering", 3, 4)
+        delivery = deliver_reports(rendered, ws, resend) if run.may_send(send) else None
+        progress.step("done", 4, 4)
+        result = {"period": period.label, "rendered": rendered, "delivery": delivery}
+        run.reports(result, rendered, delivery)  # a failed delivery fails the run (RunFailed)
+    return result

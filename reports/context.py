@@ -257,11 +257,50 @@ class CommissionLineRow:
     explanation: str | None
     cumulative_base: Money | None = None  # the member's month-to-date base after this line, when known
     kind: str | None = None  # order | refund | cancellation, when the transform says
+    # the structured fields the statement explains the line from (the English ``explanation``
+    # is the engine's own sentence; reports translate from these instead)
+    line_type: str | None = None  # credit | clawback | release | project | member | pool | draw | adjustment
+    record_id: str | None = None  # the credited record (a refund's id for a refund)
+    multiplier: Decimal | None = None  # role x customer class weight, or the month-level multiplier
+    held: Money | None = None  # held by stages after this line (shown, not paid); None = nothing held
+    plan_currency: str | None = None  # the currency of base and bands when the payout currency differs
+    payout_fx_rate: Decimal | None = None  # plan currency -> payout currency
+    adjusts_month: str | None = None  # adjustment lines: the closed month they correct
+    plan_id: str | None = None  # a pool line's is ``pool:<pool_id>``
+    clawed: Money | None = None  # clawback lines: what the refund takes back in all (held part included), when known
+
+    @property
+    def pool_id(self) -> str | None:
+        return self.plan_id.split(":", 1)[1] if self.plan_id and self.plan_id.startswith("pool:") else None
 
     @property
     def label(self) -> str:
-        """What the line is: its kind when known (order, refund...), else the plan's rule."""
+        """What the line is: its kind when known (order, refund...), else the plan's rule;
+        month-level lines and draws by their rule (attainment, cap, draw_recovery...)."""
+        if self.line_type in ("member", "draw"):
+            return self.rule
         return self.kind or self.rule
+
+    @property
+    def section(self) -> str:
+        """Where the statement lists the line: ``orders`` (credits, refunds, clawbacks, stage
+        releases, project shares), ``month`` (attainment, evaluation, cap, floor, pool, draw) or
+        ``adjustments`` (corrections of closed months)."""
+        if self.line_type == "adjustment":
+            return "adjustments"
+        if self.line_type in ("member", "pool", "draw"):
+            return "month"
+        return "orders"
+
+    @property
+    def base_currency(self) -> str:
+        """The currency the base is in: the plan's when it differs from the payout currency."""
+        return self.plan_currency or self.amount.currency
+
+    @property
+    def adjusted_rule(self) -> str:
+        """An adjustment's corrected rule (stored as ``line_type/rule``)."""
+        return self.rule.split("/", 1)[-1] if "/" in self.rule else self.rule
 
 
 @dataclass(frozen=True)
@@ -353,6 +392,33 @@ class PlanView:
     kind: str | None  # flat | tiered; None = no such plan in the settings
     flat_rate: Decimal | None = None
     tiers: tuple[Tier, ...] = ()
+    basis: str = "revenue"  # revenue | gross_profit | collected
+    tier_method: str = "marginal"  # marginal | retroactive
+    currency: str | None = None  # of the base and bands, when the plan sets one
+    payout_currency: str | None = None
+    stages: tuple[tuple[str, Decimal], ...] = ()  # (signed | shipped | collected, percent)
+    role_coefficients: tuple[tuple[str, Decimal], ...] = ()
+    class_multipliers: tuple[tuple[str, Decimal], ...] = ()  # (new | returning | key_account, multiplier)
+    quota: bool = False  # an attainment multiplier applies
+    evaluation: bool = False  # an evaluation-score multiplier applies
+    cap: Decimal | None = None
+    floor: Decimal | None = None
+    draw: Decimal | None = None
+    draw_recoverable: bool = True
+
+    @property
+    def later_stages(self) -> tuple[str, ...]:
+        """The stages after the contract is signed: when a held part is released."""
+        return tuple(event for event, _ in self.stages if event != "signed")
+
+
+@dataclass(frozen=True)
+class LineSection:
+    """One part of a statement: order lines, month-level lines, adjustments of closed months."""
+    key: str  # orders | month | adjustments
+    lines: tuple[CommissionLineRow, ...]
+    amount_total: Money
+    held_total: Money
 
 
 @dataclass(frozen=True)
@@ -366,6 +432,19 @@ class CommissionStatement:
     lines: tuple[CommissionLineRow, ...]
     lines_base_total: Money
     lines_amount_total: Money
+    sections: tuple[LineSection, ...] = ()  # the lines again, grouped as the statement lists them
+    held_total: Money | None = None  # held by stages at month end (shown, not paid); None = nothing held
+    adjustments_total: Money | None = None  # adjustment lines (corrections of closed months); None = none
+    base_currency: str | None = None  # of the base column when it differs from the payout currency
+    payout_fx_rate: Decimal | None = None  # base currency -> payout currency, when they differ
+
+    @property
+    def has_held(self) -> bool:
+        return self.held_total is not None or any(line.held for line in self.lines)
+
+    @property
+    def has_multiplier(self) -> bool:
+        return any(line.multiplier is not None for line in self.lines)
 
 
 @dataclass(frozen=True)
@@ -377,6 +456,8 @@ class FinanceRow:
     lines: int
     base: Money
     amount: Money
+    held: Money | None = None  # held by stages at month end (not in amount)
+    adjustments: Money | None = None  # corrections of closed months (in amount)
 
 
 @dataclass(frozen=True)
@@ -386,6 +467,16 @@ class CurrencyGroup:
     lines: int
     base_total: Money
     amount_total: Money
+    held_total: Money | None = None
+    adjustments_total: Money | None = None
+
+    @property
+    def has_held(self) -> bool:
+        return self.held_total is not None
+
+    @property
+    def has_adjustments(self) -> bool:
+        return self.adjustments_total is not None
 
 
 @dataclass(frozen=True)
@@ -562,13 +653,22 @@ def _commission_rows(lines: pd.DataFrame, timezone: str, default_currency: str) 
             order_id=_text(r["order_id"]),
             rule=_text(r["rule"]) or "",
             band=_text(r["band"]),
-            base=Money(int(r["base_minor"]), currency),
+            base=Money(int(r["base_minor"]), _text(r.get("plan_currency")) or currency),
             rate=_decimal(r["rate"]),
             fx_rate=_decimal(r["fx_rate"]),
             amount=Money(int(r["amount_minor"]), currency),
             explanation=_text(r["explanation"]),
-            cumulative_base=_money(r.get("cumulative_base_minor"), currency),
+            cumulative_base=_money(r.get("cumulative_base_minor"), _text(r.get("plan_currency")) or currency),
             kind=_text(r.get("kind")),
+            line_type=_text(r.get("line_type")),
+            record_id=_text(r.get("record_id")),
+            multiplier=_decimal(r.get("multiplier")),
+            held=Money(held, currency) if (held := _int(r.get("held_minor"))) else None,
+            plan_currency=plan_currency if (plan_currency := _text(r.get("plan_currency"))) != currency else None,
+            payout_fx_rate=_decimal(r.get("payout_fx_rate")),
+            adjusts_month=_text(r.get("adjusts_month")),
+            plan_id=_text(r.get("plan_id")),
+            clawed=_money(r.get("clawed_minor"), currency) if _text(r.get("line_type")) == "clawback" else None,
         ))
     return out
 
@@ -790,18 +890,44 @@ def build_team_summaries(
 # ----------------------------------------------------------------------------- commission statement
 
 
-def plan_view(plan_id: str | None, settings: Settings) -> PlanView:
-    plan: CommissionPlan | None = next((p for p in settings.commission.plans if p.plan_id == plan_id), None)
+def plan_view(plan_id: str | None, settings: Settings, month: Period | None = None) -> PlanView:
+    """What the statement says about the plan: the version in effect in ``month``."""
+    commission = settings.commission.for_month(month.label) if month is not None else settings.commission
+    plan: CommissionPlan | None = next((p for p in commission.plans if p.plan_id == plan_id), None)
     if plan is None:
         return PlanView(plan_id, None, None)
+    common = dict(
+        basis=plan.basis, tier_method=plan.tier_method, currency=plan.currency, payout_currency=plan.payout_currency,
+        stages=tuple((s.event, s.percent) for s in plan.stages or ()),
+        role_coefficients=tuple((plan.role_coefficients or {}).items()),
+        class_multipliers=tuple((k, c.multiplier) for k, c in (plan.customer_classes or {}).items() if c.multiplier is not None),
+        quota=plan.quota is not None, evaluation=plan.evaluation is not None, cap=plan.cap, floor=plan.floor,
+        draw=plan.draw.amount if plan.draw else None, draw_recoverable=plan.draw.recoverable if plan.draw else True,
+    )
     if plan.kind == "flat":
-        return PlanView(plan.plan_id, plan.name, "flat", flat_rate=plan.rate)
+        return PlanView(plan.plan_id, plan.name, "flat", flat_rate=plan.rate, **common)
     tiers, low = [], Decimal(0)
     for tier in plan.tiers or []:
-        tiers.append(Tier(low, tier.up_to, tier.rate))
+        tiers.append(Tier(tier.from_, tier.up_to, tier.rate))
         if tier.up_to is not None:
             low = tier.up_to
-    return PlanView(plan.plan_id, plan.name, "tiered", tiers=tuple(tiers))
+    return PlanView(plan.plan_id, plan.name, "tiered", tiers=tuple(tiers), **common)
+
+
+def _sections(line_rows: list[CommissionLineRow], currency: str) -> tuple[LineSection, ...]:
+    out = []
+    for key in ("orders", "month", "adjustments"):
+        rows = tuple(r for r in line_rows if r.section == key)
+        if rows:
+            out.append(LineSection(key, rows, Money(sum(r.amount.minor for r in rows), currency),
+                                   Money(sum(r.held.minor for r in rows if r.held), currency)))
+    return tuple(out)
+
+
+def _single(values) -> Any:
+    """The one distinct non-missing value, else None."""
+    distinct = {v for v in values if v is not None}
+    return next(iter(distinct)) if len(distinct) == 1 else None
 
 
 def build_commission_statements(
@@ -833,6 +959,9 @@ def build_commission_statements(
         line_rows = _commission_rows(lines, settings.timezone, currency)
         lines_amount = sum(r.amount.minor for r in line_rows)
         lines_base = sum(r.base.minor for r in line_rows)
+        held = sum(r.held.minor for r in line_rows if r.held)
+        adjustments = [r.amount.minor for r in line_rows if r.section == "adjustments"]
+        base_currency = _single(r.plan_currency for r in line_rows)
         if lines_amount != int(row["amount_minor"]):
             raise ReconciliationError(
                 f"{what}: summary amount {row['amount_minor']} != sum of {len(line_rows)} lines {lines_amount} "
@@ -842,10 +971,15 @@ def build_commission_statements(
         lang = person.language
         team = team_map.get(_text(row["team_id"]) or "") or team_map.get(person.team_id or "")
         body = CommissionStatement(
-            member=person, team=team, currency=currency, plan=plan_view(_text(row["plan_id"]), settings),
-            base_total=Money(int(row["base_minor"]), currency), amount_total=Money(int(row["amount_minor"]), currency),
-            lines=tuple(line_rows), lines_base_total=Money(lines_base, currency),
-            lines_amount_total=Money(lines_amount, currency))
+            member=person, team=team, currency=currency, plan=plan_view(_text(row["plan_id"]), settings, month),
+            base_total=Money(int(row["base_minor"]), base_currency or currency),
+            amount_total=Money(int(row["amount_minor"]), currency),
+            lines=tuple(line_rows), lines_base_total=Money(lines_base, base_currency or currency),
+            lines_amount_total=Money(lines_amount, currency), sections=_sections(line_rows, currency),
+            held_total=Money(held, currency) if held else None,
+            adjustments_total=Money(sum(adjustments), currency) if adjustments else None,
+            base_currency=base_currency,
+            payout_fx_rate=_single(r.payout_fx_rate for r in line_rows) if base_currency else None)
         doc = DocMeta("commission_statement", lang, _company(settings), month, t("statement.heading", lang),
                       person.name, team.name if team else "")
         contexts.append(ReportContext(
@@ -877,9 +1011,19 @@ def build_finance_summary(
     persons = people(members, default_lang)
     team_map = team_infos(teams, settings.base_currency)
     summary = commission_summary[commission_summary["month"].astype(str) == month.label]
-    plans = {p.plan_id: p.name for p in settings.commission.plans}
+    plans = {p.plan_id: p.name for p in settings.commission.for_month(month.label).plans}
     rows_by_currency: dict[str, list[FinanceRow]] = {}
     with_plan: set[str] = set()
+    held_of: dict[str, int] = {}
+    adjusted_of: dict[str, int] = {}
+    if commission_lines is not None and not commission_lines.empty:
+        in_month = commission_lines[commission_lines["month"].astype(str) == month.label]
+        if "held_minor" in in_month.columns:
+            held = pd.Series(pd.array(in_month["held_minor"].to_numpy(), dtype="Int64").fillna(0), index=in_month.index)
+            held_of = {str(k): int(v) for k, v in held.groupby(in_month["member_id"].astype(str)).sum().items() if int(v)}
+        if "line_type" in in_month.columns:
+            adj = in_month[in_month["line_type"].astype(str) == "adjustment"]
+            adjusted_of = {str(k): int(v) for k, v in adj.groupby(adj["member_id"].astype(str))["amount_minor"].sum().items()}
     for r in summary.to_dict("records"):
         mid = str(r["member_id"])
         plan_id = _text(r["plan_id"])
@@ -891,7 +1035,9 @@ def build_finance_summary(
         rows_by_currency.setdefault(currency, []).append(FinanceRow(
             member_id=mid, name=person.name if person else mid, team=team.name if team else (_text(r["team_id"]) or ""),
             plan=plans.get(plan_id or "", plan_id or "—"), lines=_int(r["lines"]) or 0,
-            base=Money(int(r["base_minor"]), currency), amount=Money(int(r["amount_minor"]), currency)))
+            base=Money(int(r["base_minor"]), currency), amount=Money(int(r["amount_minor"]), currency),
+            held=Money(held_of[mid], currency) if mid in held_of else None,
+            adjustments=Money(adjusted_of[mid], currency) if mid in adjusted_of else None))
     reconciled = False
     if commission_lines is not None:
         commission_lines = _unique_columns(commission_lines)
@@ -913,7 +1059,10 @@ def build_finance_summary(
         groups.append(CurrencyGroup(
             currency=currency, rows=tuple(rows), lines=sum(f.lines for f in rows),
             base_total=Money(sum(f.base.minor for f in rows), currency),
-            amount_total=Money(sum(f.amount.minor for f in rows), currency)))
+            amount_total=Money(sum(f.amount.minor for f in rows), currency),
+            held_total=Money(sum(f.held.minor for f in rows if f.held), currency) if any(f.held for f in rows) else None,
+            adjustments_total=(Money(sum(f.adjustments.minor for f in rows if f.adjustments), currency)
+                               if any(f.adjustments is not None for f in rows) else None)))
     without_plan = tuple(sorted((p for p in persons.values() if p.active and p.member_id not in with_plan),
                                 key=lambda p: (p.team_id or "", p.name)))
     body = FinanceSummary(tuple(groups), without_plan, sum(len(g.rows) for g in groups), reconciled)

@@ -53,6 +53,7 @@ class Outcome:
     changed_since_sent: bool = False  # already sent, but the report's content differs now
     location: str | None = None  # .eml path or SMTP Message-ID
     pdf_paths: tuple[Path, ...] = ()
+    linked_not_attached: bool = False  # over the size limit: the mail carried the archive location instead
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ class DeliveryReport:
     def changed_since_sent(self) -> int:
         return sum(1 for o in self.outcomes if o.changed_since_sent)
 
+    @property
+    def linked_not_attached(self) -> int:
+        return sum(1 for o in self.outcomes if o.linked_not_attached)
+
     def with_status(self, status: str) -> list[Outcome]:
         return [o for o in self.outcomes if o.status == status]
 
@@ -91,6 +96,8 @@ class DeliveryReport:
                 f"{self.skipped_no_recipient} without recipient, {self.failed} failed")
         if self.changed_since_sent:
             text += f" ({self.changed_since_sent} changed since sent; not resent)"
+        if self.linked_not_attached:
+            text += f" ({self.linked_not_attached} too large to attach: sent the archive location instead)"
         return text
 
     def __str__(self) -> str:
@@ -223,6 +230,15 @@ def _message_name(items: Sequence[Rendered], recipient: str) -> str:
     return f"{first.period}_{first.report_kind}_{subject}"
 
 
+def _usable_pdf(path: Path) -> bool:
+    """A PDF worth sending: present, not empty, and a PDF (a failed render leaves none of these)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(5) == b"%PDF-"
+    except OSError:
+        return False
+
+
 def _group_hash(items: Sequence[Rendered]) -> str:
     hashes = sorted({i.content_hash for i in items})
     if len(hashes) == 1:
@@ -238,9 +254,16 @@ def deliver(
     *,
     resend: bool = False,
     transport: Transport | None = None,
+    archived: dict[Path, str] | None = None,
 ) -> DeliveryReport:
     """Send each recipient's report(s) once; see the module docstring. ``transport`` overrides
-    the one chosen from ``delivery`` (SMTP when ``delivery.smtp`` is set, else ``outbox_dir``)."""
+    the one chosen from ``delivery`` (SMTP when ``delivery.smtp`` is set, else ``outbox_dir``).
+
+    A report whose PDF is missing, empty or not a PDF is never sent (failed). When a message's
+    PDFs exceed ``delivery.max_attachment_bytes`` it carries their locations in ``archived``
+    ({PDF path: archive URL}) instead, and its outcome says so; without an archived copy it
+    is not sent (failed), never sent without its report."""
+    archived = archived or {}
     transport = transport or (SmtpTransport(delivery.smtp) if delivery.smtp else OutboxTransport(Path(outbox_dir)))
     envelope_from = sender_address(delivery.sender)
     outcomes: list[Outcome] = []
@@ -287,11 +310,28 @@ def deliver(
                     detail += "; the report changed since then (not resent: use resend to send it again)"
                 outcome(SKIPPED_ALREADY_SENT, key, items, detail, changed_since_sent=changed, location=previous.location)
                 continue
+            unusable = [i for i in items if not _usable_pdf(i.pdf_path)]
+            if unusable:
+                outcome(FAILED, key, items, "not sent: the PDF is missing or empty (rendering failed?): "
+                        + ", ".join(str(i.pdf_path) for i in unusable))
+                continue
+            links: dict[Path, str] = {}
+            note = ""
+            size = sum(i.pdf_path.stat().st_size for i in items)
+            limit = delivery.max_attachment_bytes
+            if limit is not None and size > limit:
+                if any(i.pdf_path not in archived for i in items):
+                    outcome(FAILED, key, items, f"not sent: the PDF(s) ({size:,} bytes) exceed the {limit:,}-byte "
+                            "attachment limit and no archived copy exists to link to (configure delivery.archive)")
+                    continue
+                links = {i.pdf_path: archived[i.pdf_path] for i in items}
+                note = (f"PDF(s) of {size:,} bytes over the {limit:,}-byte attachment limit: the mail carries the "
+                        f"archive location instead ({', '.join(links.values())})")
             if broken is not None:
                 outcome(FAILED, key, items, f"not attempted: {broken}")
                 continue
             try:
-                message = build_message(items, delivery.sender)
+                message = build_message(items, delivery.sender, links)
                 location = transport.send(message, name=_message_name(items, recipient), envelope_from=envelope_from,
                                           recipient=items[0].recipient_email.strip())
             except DeliveryError as error:
@@ -311,7 +351,8 @@ def deliver(
                 outcome(FAILED, key, items, f"sent ({location}) but not recorded, so it will be sent again next run: "
                         f"{type(error).__name__}: {error}", location=location)
                 continue
-            outcome(SENT, key, items, "resent" if previous is not None else "", location=location)
+            detail = "; ".join(d for d in ("resent on purpose (--resend)" if previous is not None else "", note) if d)
+            outcome(SENT, key, items, detail, location=location, linked_not_attached=bool(links))
     finally:
         transport.close()
     return DeliveryReport(transport.channel, tuple(outcomes))

@@ -10,6 +10,7 @@ encoded as the standards say (RFC 2047 / RFC 2231).
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from email.headerregistry import Address
@@ -184,8 +185,10 @@ def _merge_html(documents: list[str]) -> str:
     return shell[: match.start(1)] + merged + shell[match.end(1):]
 
 
-def build_message(items: Sequence["Rendered"], sender: str) -> EmailMessage:
-    """One message to one recipient carrying one or more reports (same kind and period)."""
+def build_message(items: Sequence["Rendered"], sender: str, links: dict | None = None) -> EmailMessage:
+    """One message to one recipient carrying one or more reports (same kind and period).
+    A report whose PDF is in ``links`` (too large to attach) is not attached: the message
+    names where it is archived instead."""
     if not items:
         raise ValueError("no report to send")
     first = items[0]
@@ -202,13 +205,20 @@ def build_message(items: Sequence["Rendered"], sender: str) -> EmailMessage:
     msg["Message-ID"] = make_msgid(domain=sender_address(sender).rpartition("@")[2] or None)
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Yeji-Report"] = f"{first.report_kind}; period={first.period}"
-    if len(items) == 1:
-        msg.set_content(first.text_body)
-        msg.add_alternative(first.html_body, subtype="html")
-    else:
-        msg.set_content("\n\n".join(i.text_body for i in items))
-        msg.add_alternative(_merge_html([i.html_body for i in items]), subtype="html")
+    text_body = first.text_body if len(items) == 1 else "\n\n".join(i.text_body for i in items)
+    html_body = first.html_body if len(items) == 1 else _merge_html([i.html_body for i in items])
+    links = links or {}
+    notes = [f"{i.attachment_filename}: too large to attach; archived at {links[i.pdf_path]}"
+             for i in items if i.pdf_path in links]
+    if notes:
+        text_body += "\n\n" + "\n".join(notes)
+        extra = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
+        html_body = html_body.replace("</body>", extra + "</body>", 1) if "</body>" in html_body else html_body + extra
+    msg.set_content(text_body)
+    msg.add_alternative(html_body, subtype="html")
     for item in items:
+        if item.pdf_path in links:
+            continue
         msg.add_attachment(item.pdf_path.read_bytes(), maintype="application", subtype="pdf",
                            filename=item.attachment_filename)
     return msg

@@ -44,9 +44,11 @@ DEFAULTS: dict[str, dict] = {
     "scores": dict(member_id="M1", period="2026-W46", dimension="quality", score="0"),
     "inquiries": dict(source="crm", inquiry_id="Q1", received_at="2026-11-10 03:00", first_reply_at=None,
                       owner_member_id="M1", customer_id=None, country=None, channel=None, converted_order_id=None),
+    "fees": dict(source="shop", fee_id="F1", order_source="shop", order_id="A1", fee_type="referral",
+                 posted_at="2026-11-10 03:00", currency="CNY", amount_minor=0),
 }
 DECIMALS = {"quantity", "unit_price", "unit_cost", "rate", "value", "score"}
-TIMESTAMPS = {"ordered_at", "refunded_at", "received_at", "first_reply_at", "rate_date"}
+TIMESTAMPS = {"ordered_at", "refunded_at", "received_at", "first_reply_at", "rate_date", "posted_at"}
 
 
 def frame(kind: str, rows: Iterable[Mapping] = ()) -> pd.DataFrame:
@@ -115,6 +117,10 @@ def refund(refund_id: str, refunded_at: str, amount_minor: int, order_id: str | 
 def collection(collection_id: str, order_id: str, received_at: str, amount_minor: int, **fields) -> dict:
     return dict(collection_id=collection_id, order_id=order_id, received_at=received_at, amount_minor=amount_minor,
                 **fields)
+
+
+def fee(fee_id: str, order_id: str, amount_minor: int, **fields) -> dict:
+    return dict(fee_id=fee_id, order_id=order_id, amount_minor=amount_minor, **fields)
 
 
 def fx(rate_date: str, from_currency: str, to_currency: str, rate: str) -> dict:

@@ -68,7 +68,14 @@ def test_render_benchmark_smoke():
 def test_ingest_benchmark_smoke():
     figures = worker.ingest(dict(rows=300, members=20, runs=1))
     assert "300 loaded, 0 rejected" in figures[0].note and "300 unchanged, 0 inserted" in figures[0].note
-    assert math.isnan(figures[-1].seconds[0]) and "SLOT" in figures[-1].note
+    assert "skipped as load 1" in figures[1].note and "--force" in figures[2].name  # unchanged file: not read again
+    assert not any("SLOT" in f.note for f in figures)
+
+
+def test_store_sync_benchmark_smoke():
+    figures = worker.sync(dict(orders=400, runs=1))
+    assert "500 records (400 orders + Amazon finance events)" in figures[0].note
+    assert "0 records read, 0 rows changed" in figures[1].note
 
 
 def test_table_and_slopes():

@@ -163,7 +163,9 @@ def test_the_demo_config_and_its_example_plan_files_validate():
 
     root = Path(__file__).resolve().parents[1]
     settings = load_settings(root / "config" / "defaults" / "yeji.yaml")
-    assert settings.commission.plan_ids == ["sales_tiered", "support_flat", "standard_flat"]
+    assert settings.commission.plan_ids == ["b2b_staged", "sales_tiered", "standard_flat", "support_flat"]  # plans/*.yaml
+    for path in sorted((root / "config" / "defaults" / "plans").glob("*.yaml")):
+        assert load_plan_file(path)
     for path in sorted((root / "config" / "plans").glob("*.yaml")):
         assert load_plan_file(path)
 
@@ -286,6 +288,18 @@ def test_gross_profit_basis_pays_nothing_on_unknown_cost():
                     order_lines=[line("A1", 1, 600_00, gross_minor=1000_00), line("A2", 1, None, gross_minor=1000_00)])
     lines = lines_of(data, plans(flat("0.1", basis="gross_profit")))
     assert lines["base_minor"].tolist() == [400_00, 0] and amounts(lines) == [40_00, 0]
+    assert "cost unknown" in lines["explanation"].iloc[1]
+
+
+def test_gross_profit_basis_deducts_platform_fees_and_shipping_labels():
+    from tests.factories import fee, line
+
+    data = data_for(orders=[order("A1", "2026-10-05 03:00", 1000_00), order("A2", "2026-10-06 03:00", 1000_00)],
+                    order_lines=[line("A1", 1, 600_00, gross_minor=1000_00), line("A2", 1, None, gross_minor=1000_00)],
+                    fees=[fee("F1", "A1", 50_00, fee_type="referral"), fee("F2", "A1", 30_00, fee_type="shipping_label"),
+                          fee("F3", "A2", 10_00)])  # A2's cost is unknown: still nothing, fees or not
+    lines = lines_of(data, plans(flat("0.1", basis="gross_profit")))
+    assert lines["base_minor"].tolist() == [320_00, 0] and amounts(lines) == [32_00, 0]
     assert "cost unknown" in lines["explanation"].iloc[1]
 
 

@@ -1,4 +1,4 @@
-"""The whole pipeline through Prefect: spreadsheets → warehouse → metrics and commissions → PDF → SMTP.
+"""The whole pipeline through Prefect: spreadsheets and sandbox stores → warehouse → metrics and commissions → PDF → SMTP.
 
 Real parts only: the demo workspace's spreadsheets, a real SQLite file (and PostgreSQL when
 configured), Prefect's test server, WeasyPrint PDFs read back with pdftotext, and an SMTP
@@ -24,6 +24,7 @@ from sqlalchemy import func, select, text
 from warehouse.db import make_engine
 from warehouse.models import CommissionLine, Delivery
 from yeji.demo import create_demo_workspace
+from yeji.demo_stores import serve_demo_stores
 
 END = date(2026, 11, 15)  # a Sunday: the demo's data ends with ISO week 2026-W46
 WEEK, MONTH = "2026-W46", "2026-10"
@@ -75,8 +76,9 @@ def pipeline(request, tmp_path_factory, smtp_server, prefect_harness):
     from flows.sync import sync
     from flows.weekly_review import weekly_review
 
-    first_sync = sync(workspace=str(root))
-    second_sync = sync(workspace=str(root))
+    with serve_demo_stores(root):  # the demo's online stores: sandbox stores on 127.0.0.1
+        first_sync = sync(workspace=str(root))
+        second_sync = sync(workspace=str(root))
     weekly = weekly_review(week=WEEK, workspace=str(root))
     sent_after_weekly = len(inbox.messages)
     weekly_again = weekly_review(week=WEEK, workspace=str(root))

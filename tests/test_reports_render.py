@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from datetime import datetime
 
 import pytest
+import pandas as pd
 
 from tests import test_reports_frames as f
 from reports import (
@@ -205,7 +207,7 @@ def test_statement_repeats_the_table_header_on_every_page(statements):
     assert pages >= 2
     for page in range(2, pages + 1):
         text = f.pdf_text(path, page, page)
-        assert "订单号" in text and "计佣基数 (CNY)" in text, page
+        assert "订单 / 来源" in text and "计佣基数 (CNY)" in text, page
         assert f"第 {page} 页，共 {pages} 页" in text
 
 
@@ -273,3 +275,73 @@ def test_names_with_markup_characters_are_escaped_everywhere(tmp_path):
     assert 'Lee & Sons "Trading" <Intl>' in text  # the running header (a CSS string) and the footer
     assert "<b>Bold</b> & Co" in text  # shown literally, not interpreted
     assert "&amp;" not in text
+
+
+# ----------------------------------------------------------------------------- statement: every kind of line
+
+
+def _explained_lines() -> tuple:
+    """M1 on a staged plan with role coefficients and evaluation: an order partly held, a
+    clawback, a stage release, an evaluation multiplier, a draw and an adjustment of a closed
+    month — the structured fields the engine stores, with its English ``explanation``."""
+    from config.models import Settings
+
+    base = f.settings().model_dump(by_alias=True)
+    base["commission"] = {"plans": [{
+        "plan_id": "staged", "name": "外贸分阶段提成", "kind": "flat", "rate": "0.02",
+        "stages": [{"event": "signed", "percent": 30}, {"event": "collected", "percent": 70}],
+        "role_coefficients": {"lead": "0.5", "sales": "1"},
+        "evaluation": {"weights": {"skill": 1}, "missing": "neutral"},
+        "draw": {"amount": 3000, "recoverable": True},
+    }]}
+    settings = Settings.model_validate(base)
+    month = f.MONTH
+    day = pd.Timestamp(f"{month}-03")
+    rows = [  # line_type, rule, kind, order, record, base, rate, multiplier, amount, held, adjusts, fx
+        ("credit", "flat", "order", "SO-1", "SO-1", 1_000_000, Decimal("0.02"), Decimal("0.5"), 3_000, 7_000, None, Decimal("7.1")),
+        ("clawback", "clawback", "refund", "SO-0", "RF-9", -50_000, None, None, -300, 0, None, Decimal(1)),
+        ("release", "stage_release", "release", "SO-0", "SO-0", 0, None, None, 1_400, 0, None, None),
+        ("member", "evaluation", None, None, None, 0, None, Decimal("1.1"), 410, 0, None, None),
+        ("draw", "draw_recoverable", "draw", None, None, 0, None, None, 1_000, 0, None, None),
+        ("adjustment", "credit/flat", "adjustment", "SO-7", "SO-7", 0, None, None, 600, 0, "2026-09", None),
+    ]
+    frame = pd.DataFrame([{
+        "month": month, "member_id": "M1", "plan_id": "staged", "order_source": "erp" if o else None, "order_id": o,
+        "credited_at": day, "rule": rule, "band": None, "base_minor": b, "rate": rate, "fx_rate": fx,
+        "amount_minor": a, "currency": "CNY", "explanation": f"English sentence {i}", "team_id": "T1", "kind": kind,
+        "record_id": rec, "credited_date": day, "cumulative_base_minor": 1_000_000, "cumulative_amount_minor": 0,
+        "line_type": lt, "multiplier": mult, "held_minor": h, "plan_currency": "CNY", "payout_fx_rate": None,
+        "adjusts_month": adj,
+    } for i, (lt, rule, kind, o, rec, b, rate, mult, a, h, adj, fx) in enumerate(rows)])
+    return frame, f.commission_summary(frame).assign(lines=len(frame)), settings
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_statement_explains_each_line_in_the_readers_language(tmp_path, lang):
+    lines, summary, settings = _explained_lines()
+    members = f.members().assign(language=lang)
+    [item] = [i for i in render_commission_statements(lines, summary, members, f.teams(), f.MONTH, settings, tmp_path,
+                                                       generated_at=f.GENERATED) if i.member_id == "M1"]
+    text = " ".join(f.pdf_text(item.pdf_path).split())
+    assert "English sentence" not in text  # the engine's sentence is not dumped into the report
+    expected = {
+        "zh-CN": ["暂扣", "70.00", "签约 30% · 回款 70%", "组长角色系数 ×0.5", "暂扣部分待回款后发放", "追回订单 SO-0",
+                  "往月订单已回款", "按本月考评得分：×1.1", "预支（可扣回）", "更正 2026-09", "往月更正",
+                  "订单明细", "月度计算项", "其中往月更正", "¥61.10"],
+        "en": ["Held", "70.00", "signed 30% · collected 70%", "Team lead role coefficient ×0.5", "held part paid when collected",
+               "claws back what order SO-0 earned", "an earlier order is collected", "evaluation score: ×1.1",
+               "Draw (recoverable)", "corrects 2026-09", "Adjustments to closed months", "CN¥61.10"],
+    }[lang]
+    squeezed = "".join(text.split())  # pdftotext wraps the notes anywhere
+    for snippet in expected:
+        assert "".join(snippet.split()) in squeezed, snippet
+    assert sum(lines["amount_minor"]) == 6_110  # the total shown equals the sum of lines
+
+
+def test_finance_summary_shows_held_and_adjustments(tmp_path):
+    lines, summary, settings = _explained_lines()
+    [item] = render_finance_summary(summary, lines, f.members(), f.teams(), f.MONTH, settings.model_copy(
+        update={"delivery": settings.delivery.model_copy(update={"finance_recipients": []})}), tmp_path,
+        generated_at=f.GENERATED)
+    text = "".join(f.pdf_text(item.pdf_path).split())
+    assert "暂扣待发" in text and "往月更正" in text and "70.00" in text and "6.00" in text

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from tests.factories import collection, fx, line, order, refund, sales_data
+from tests.factories import collection, fee, fx, line, order, refund, sales_data
 from transforms.facts import (
     COLLECTION_FACTS,
     ORDER_FACTS,
@@ -35,6 +35,27 @@ def test_order_facts_columns_and_base_amounts():
     assert (row["revenue_minor"], row["tax_minor"], row["shipping_minor"], row["total_minor"]) == (648_00, 36_00, 21_60, 705_60)
     assert (row["cost_minor"], row["gross_profit_minor"]) == (288_00, 360_00)
     assert not row["attributed"] and row["currency"] == "CNY"  # unattributed: the default currency
+
+
+def test_gross_profit_deducts_fees_converted_at_the_order_day_and_stays_unknown_without_cost():
+    data = sales_data(
+        orders=[order("A1", "2026-11-15 17:00", 100_00, currency="USD", member_id=None),
+                order("A2", "2026-11-15 17:00", 100_00, currency="USD", member_id=None)],
+        order_lines=[line("A1", 1, 40_00), line("A2", 1, None)],
+        fees=[fee("F1", "A1", 5_00, currency="USD"), fee("F2", "A1", 10_00, currency="CNY", fee_type="shipping_label"),
+              fee("F3", "A1", -1_00, currency="USD", fee_type="refund_of_fee"), fee("F4", "A2", 5_00, currency="USD"),
+              fee("F9", "ZZ", 99_00)],  # an order not in the data: ignored
+        fx_rates=RATES,
+    )
+    got = order_facts(data).set_index("order_id")
+    # A1: 720.00 revenue - 288.00 cost - (4.00 USD at 7.2 = 28.80 + 10.00 CNY) fees
+    assert got.loc["A1", "fees_minor"] == 38_80 and got.loc["A1", "gross_profit_minor"] == 720_00 - 288_00 - 38_80
+    assert got.loc["A2", "fees_minor"] == 36_00 and pd.isna(got.loc["A2", "gross_profit_minor"])  # unknown cost: unknown
+
+
+def test_orders_without_fees_have_zero_fees():
+    got = order_facts(sales_data(orders=[order("A1", "2026-11-15 17:00", 100_00)], order_lines=[line("A1", 1, 40_00)]))
+    assert got.iloc[0]["fees_minor"] == 0 and got.iloc[0]["gross_profit_minor"] == 100_00 - 40_00
 
 
 @pytest.mark.parametrize(

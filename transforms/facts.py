@@ -42,6 +42,7 @@ ORDER_FACTS = (
     "total_original_minor",  # revenue + tax + shipping in the order's currency
     "revenue_minor", "tax_minor", "shipping_minor", "total_minor",  # base currency
     "cost_known", "cost_minor", "gross_profit_minor",  # <NA> cost and profit when any line lacks a cost
+    "fees_minor",  # platform fees charged on the order (base currency; 0 when none); deducted from gross profit
     "previous_order_day",  # the latest earlier local day the customer ordered (not cancelled), else NaT
     "new_customer_order",  # the customer had no order on an earlier day within new_customer_window_days
 )
@@ -305,6 +306,8 @@ def order_facts(data: SalesData, roster: pd.DataFrame | None = None) -> pd.DataF
         {"revenue_minor": revenue_original, "tax_minor": tax, "shipping_minor": shipping, "cost_minor": cost_original},
         data.fx_rates,
     )
+    fees = order_fees(getattr(data, "fees", None), keys, order_day, attribution["currency"].to_numpy(dtype=object),
+                      data.fx_rates)
     cancelled = status == "cancelled"
     customer_ids = o["customer_id"].to_numpy(dtype=object)
     counted = ~cancelled & pd.notna(customer_ids)
@@ -338,12 +341,39 @@ def order_facts(data: SalesData, roster: pd.DataFrame | None = None) -> pd.DataF
             "total_minor": base["revenue_minor"] + base["tax_minor"] + base["shipping_minor"],
             "cost_known": cost_known,
             "cost_minor": pd.array(base["cost_minor"], dtype="Int64"),
-            "gross_profit_minor": pd.array(base["revenue_minor"], dtype="Int64") - pd.array(base["cost_minor"], dtype="Int64"),
+            # revenue - cost - platform fees (shipping labels included); <NA> while any line's cost is unknown
+            "gross_profit_minor": (pd.array(base["revenue_minor"], dtype="Int64") - pd.array(base["cost_minor"], dtype="Int64")
+                                   - pd.array(fees, dtype="Int64")),
+            "fees_minor": fees,
             "previous_order_day": previous_day,
             "new_customer_order": counted & ~recent,
         }
     )
     return facts[list(ORDER_FACTS)]
+
+
+def order_fees(fees: pd.DataFrame | None, keys: pd.DataFrame, order_day: np.ndarray, targets: np.ndarray,
+                fx_rates: pd.DataFrame) -> np.ndarray:
+    """Per order (rows of ``keys``: source, order_id), the sum of its platform fees in its
+    target (team base) currency, each fee converted at the rate of the order's day like the
+    order's revenue and cost; 0 for an order with none. A fee's ``order_source`` defaults to
+    its own ``source``; fees of orders not in ``keys`` are ignored."""
+    out = np.zeros(len(keys), dtype="int64")
+    if fees is None or fees.empty or keys.empty:
+        return out
+    require_columns(fees, ("source", "order_source", "order_id", "currency", "amount_minor"), "fees")
+    order_source = fees["order_source"].where(fees["order_source"].notna(), fees["source"])
+    index = pd.MultiIndex.from_frame(keys[["source", "order_id"]].astype(object))
+    pos = index.get_indexer(pd.MultiIndex.from_arrays([order_source.to_numpy(dtype=object), fees["order_id"].to_numpy(dtype=object)]))
+    hit = np.flatnonzero(pos >= 0)
+    if not len(hit):
+        return out
+    rows = pos[hit]
+    _, converted = convert_arrays(
+        order_day[rows], fees["currency"].to_numpy(dtype=object)[hit], targets[rows],
+        {"fee_minor": pd.array(fees["amount_minor"].to_numpy()[hit], dtype="Int64")}, fx_rates)
+    np.add.at(out, rows, pd.array(converted["fee_minor"], dtype="Int64").to_numpy("int64", na_value=0))
+    return out
 
 
 def previous_order_days(customer_ids: np.ndarray, days: np.ndarray, counted: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ are floats, NaN where there is no denominator.
 
 from __future__ import annotations
 
+import weakref
 from datetime import timedelta
 from decimal import Decimal
 
@@ -109,6 +110,63 @@ def customer_status(orders: pd.DataFrame, period: Period) -> pd.Series:
     return first.set_index("customer_id")["new_customer_order"].astype(bool)
 
 
+_OUTSTANDING: dict[int, dict[pd.Timestamp, pd.DataFrame]] = {}
+
+
+def _outstanding(facts: Facts, as_of_end: pd.Timestamp) -> pd.DataFrame:
+    """:func:`outstanding_by_order` of ``facts`` as of ``as_of_end``, computed once per (facts,
+    day): member and team metrics of a week and of the week before ask for the same days.
+    Released with ``facts``; treat the frame as read-only."""
+    key = id(facts)
+    by_day = _OUTSTANDING.get(key)
+    if by_day is None:
+        by_day = _OUTSTANDING[key] = {"paid_from": _paid_from(facts)}
+        weakref.finalize(facts, _OUTSTANDING.pop, key, None)
+    if as_of_end not in by_day:
+        # an order paid in full (in its own currency) before the day is outstanding 0: leave it out
+        orders, paid_from = by_day["paid_from"]
+        unpaid = orders[~(paid_from < as_of_end.to_datetime64())]
+        collections = facts.collections[facts.collections["order_id"].isin(unpaid["order_id"].unique()).to_numpy()]
+        by_day[as_of_end] = outstanding_by_order(unpaid, collections, as_of_end)
+    return by_day[as_of_end]
+
+
+def _paid_from(facts: Facts) -> tuple[pd.DataFrame, np.ndarray]:
+    """The open receivables (not prepaid, not cancelled) of ``facts`` and, per order, the
+    local day from which its collections in its own currency cover its total (NaT: never),
+    so that :func:`outstanding_by_order` is 0 for it on every later day. Orders with a
+    negative collection (a payment returned) are never taken as paid."""
+    o = facts.orders
+    orders = o[~o["prepaid"] & ~o["cancelled"]]
+    paid_from = np.full(len(orders), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if not len(orders):
+        return orders, paid_from
+    c = facts.collections
+    c = c[c["matched"]]
+    positions = pd.DataFrame(
+        {"order_source": orders["source"].to_numpy(dtype=object), "order_id": orders["order_id"].to_numpy(dtype=object),
+         "row": np.arange(len(orders)), "order_currency": orders["order_currency"].to_numpy(dtype=object)}
+    )
+    paid = c[["order_source", "order_id", "original_currency", "amount_original_minor", "amount_minor", "received_day"]].merge(
+        positions, on=["order_source", "order_id"], how="inner"
+    )
+    total = orders["total_original_minor"].to_numpy(dtype="int64")
+    returned = np.zeros(len(orders), dtype=bool)
+    returned[paid.loc[(paid["amount_original_minor"] < 0) | (paid["amount_minor"] < 0), "row"].to_numpy()] = True
+    never_owed = (total <= 0) & ~returned
+    paid_from[never_owed] = np.datetime64("1677-09-22")  # the earliest datetime64[ns] day
+    same = paid[paid["original_currency"] == paid["order_currency"]].sort_values(["row", "received_day"], kind="stable")
+    if len(same):
+        cumulative = same.groupby("row", sort=False)["amount_original_minor"].cumsum().to_numpy()
+        rows = same["row"].to_numpy()
+        covered = cumulative >= total[rows]
+        first = same.loc[covered, ["row", "received_day"]].drop_duplicates("row")
+        settled_rows = first["row"].to_numpy()
+        ok = ~returned[settled_rows] & np.isnat(paid_from[settled_rows])
+        paid_from[settled_rows[ok]] = first["received_day"].to_numpy()[ok]
+    return orders, paid_from
+
+
 def _activity(facts: Facts, period: Period, key: str) -> pd.DataFrame:
     """Per ``key`` (member_id or team_id): the period's sums (:data:`ACTIVITY`), int64.
 
@@ -122,7 +180,7 @@ def _activity(facts: Facts, period: Period, key: str) -> pd.DataFrame:
     collections = collections[collections[key].notna() & collections["attributed"]]
     inquiries = inquiries_in(facts.inquiries, period)
     inquiries = inquiries[inquiries[key].notna()]
-    outstanding = outstanding_by_order(facts.orders, facts.collections, pd.Timestamp(period.end))
+    outstanding = _outstanding(facts, pd.Timestamp(period.end))
     outstanding = outstanding[outstanding[key].notna() & outstanding["attributed"]]
 
     costed = orders[orders["cost_known"]]

@@ -42,6 +42,8 @@ COLLECTIONS = (
 FX_RATES = ("rate_date", "from_currency", "to_currency", "rate")
 TARGETS = ("scope", "scope_id", "period", "metric", "value", "currency")
 SCORES = ("member_id", "period", "dimension", "score")
+# Platform fees (referral, FBA, shipping labels, payment...) charged on an order: positive = kept by the platform.
+FEES = ("source", "fee_id", "order_source", "order_id", "fee_type", "posted_at", "currency", "amount_minor")
 INQUIRIES = (
     "source", "inquiry_id", "received_at", "first_reply_at", "owner_member_id", "customer_id",
     "country", "channel", "converted_order_id",
@@ -63,6 +65,7 @@ class SalesData:
     targets: pd.DataFrame
     scores: pd.DataFrame
     inquiries: pd.DataFrame
+    fees: pd.DataFrame = field(default_factory=lambda: empty_fees())  # optional: no fees = none known
     timezone: str = "Asia/Shanghai"
     default_currency: str = "CNY"  # for rows with no member (unattributed)
     new_customer_window_days: int = 365
@@ -74,10 +77,16 @@ class SalesData:
         return self
 
 
+def empty_fees() -> pd.DataFrame:
+    """A FEES frame with no rows, warehouse-shaped (for data with no fee source)."""
+    out = pd.DataFrame({c: pd.Series(dtype=object) for c in FEES})
+    return out.astype({"amount_minor": "int64", "posted_at": "datetime64[ns]"})
+
+
 INPUTS = {
     "teams": TEAMS, "members": MEMBERS, "customers": CUSTOMERS, "orders": ORDERS,
     "order_lines": ORDER_LINES, "refunds": REFUNDS, "collections": COLLECTIONS,
-    "fx_rates": FX_RATES, "targets": TARGETS, "scores": SCORES, "inquiries": INQUIRIES,
+    "fx_rates": FX_RATES, "targets": TARGETS, "scores": SCORES, "inquiries": INQUIRIES, "fees": FEES,
 }
 
 # ----------------------------------------------------------------------------- outputs

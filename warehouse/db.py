@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Date, DateTime, Engine, Table, bindparam, create_engine, event, select
 from sqlalchemy.engine import Connection
@@ -71,9 +72,13 @@ def _canonical(value) -> object:
     return value
 
 
+_AS_IS = frozenset({str, int, bool, type(None)})  # values _canonical returns unchanged (the common case, fast)
+
+
 def content_hash(record: dict, columns: Sequence[str]) -> str:
     """A stable hash of a record's content, used to tell updates from unchanged reloads."""
-    payload = json.dumps([_canonical(record.get(c)) for c in columns], ensure_ascii=False)
+    values = [record.get(c) for c in columns]
+    payload = json.dumps([v if type(v) in _AS_IS else _canonical(v) for v in values], ensure_ascii=False)
     return hashlib.sha1(payload.encode("utf-8")).hexdigest()
 
 
@@ -98,23 +103,33 @@ class UpsertResult:
         )
 
 
+def _plain(val):
+    if val is None or val is pd.NaT or (isinstance(val, float) and math.isnan(val)):
+        return None
+    if isinstance(val, pd.Timestamp):
+        return val.to_pydatetime()
+    if hasattr(val, "item") and not isinstance(val, (Decimal, str)):
+        return val.item()
+    return val
+
+
+def _column_values(series: pd.Series) -> list:
+    """One column as plain Python values (see :func:`frame_records`), converted column-wise where the dtype allows."""
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return series.tolist()  # Python ints / bools, never missing
+    if isinstance(dtype, np.dtype) and dtype.kind == "M" and getattr(series.dt, "tz", None) is None:
+        return [None if v is pd.NaT else v.to_pydatetime() for v in series.array]
+    return [val if type(val) is str else _plain(val) for val in series.tolist()]
+
+
 def frame_records(frame: pd.DataFrame) -> list[dict]:
     """Frame rows as plain Python dicts: NaN/NaT become None, numpy scalars become Python."""
-    out = []
     cols = list(frame.columns)
-    for row in frame.itertuples(index=False, name=None):
-        rec = {}
-        for col, val in zip(cols, row):
-            if val is None or val is pd.NaT or (isinstance(val, float) and math.isnan(val)):
-                rec[col] = None
-            elif isinstance(val, pd.Timestamp):
-                rec[col] = val.to_pydatetime()
-            elif hasattr(val, "item") and not isinstance(val, (Decimal, str)):
-                rec[col] = val.item()
-            else:
-                rec[col] = val
-        out.append(rec)
-    return out
+    if not cols:
+        return [{} for _ in range(len(frame))]
+    columns = [_column_values(frame.iloc[:, i]) for i in range(len(cols))]
+    return [dict(zip(cols, row)) for row in zip(*columns)]
 
 
 def upsert_frame(conn: Connection, table_name: str, frame: pd.DataFrame) -> UpsertResult:
@@ -138,12 +153,12 @@ def upsert_frame(conn: Connection, table_name: str, frame: pd.DataFrame) -> Upse
             rec.setdefault(c, None)
         rec["content_hash"] = content_hash(rec, value_cols)
 
-    keys = [tuple(r[c] for c in key_cols) for r in records]
+    keys = [tuple(r[c] for c in key_cols) for r in records]  # plain values already (frame_records)
     existing = _existing_hashes(conn, table, key_cols, keys)
 
     to_insert, to_update, unchanged = [], [], 0
     for key, rec in zip(keys, records):
-        old = existing.get(_normal_key(key))
+        old = existing.get(key)
         if old is None:
             to_insert.append(rec)
         elif old != rec["content_hash"]:
@@ -171,7 +186,7 @@ def _existing_hashes(conn: Connection, table: Table, key_cols: list[str], keys: 
     list is slow on PostgreSQL, and this keeps the number of queries small.
     """
     chunk = 500
-    wanted = {_normal_key(k) for k in keys}
+    wanted = {_normal_key(k) for k in keys} if any(type(v) is pd.Timestamp for k in keys[:1] for v in k) else set(keys)
     firsts = sorted({k[0] for k in keys}, key=str)
     seconds = sorted({k[1] for k in keys}, key=str) if len(key_cols) > 1 else [None]
     columns = [table.c[c] for c in key_cols] + [table.c.content_hash]
@@ -182,7 +197,7 @@ def _existing_hashes(conn: Connection, table: Table, key_cols: list[str], keys: 
             if len(key_cols) > 1:
                 stmt = stmt.where(table.c[key_cols[1]].in_(seconds[j : j + chunk]))
             for row in conn.execute(stmt):
-                key = _normal_key(tuple(row[: len(key_cols)]))
+                key = tuple(row[: len(key_cols)])  # the driver gives datetimes, never Timestamps
                 if key in wanted:
                     found[key] = row[-1]
     return found

@@ -3,7 +3,8 @@
 Public API::
 
     known_refs(conn, order_source: str | None = None) -> KnownRefs
-    load_batch(conn, source, location, file_sha256, batch, started_at) -> LoadSummary
+    unchanged_load(conn, source_name, file_sha256, config_sha256) -> Row | None
+    load_batch(conn, source, location, file_sha256, batch, started_at, config_sha256=None) -> LoadSummary
     list_rejects(engine, source: str | None = None, limit: int = 200) -> DataFrame
 
 A load is one transaction (the caller's ``engine.begin()``): every frame of the
@@ -87,6 +88,46 @@ def known_refs(conn: Connection | Engine, order_source: str | None = None) -> Kn
     )
 
 
+# Kinds whose loads never change what other rows are checked against (members, teams,
+# customer owners, order currencies): a later load of one of these does not make an
+# unchanged file worth reading again.
+NO_REFERENCES = frozenset({"refunds", "collections", "fx_rates", "targets", "scores", "inquiries", "order_lines"})
+
+# Kinds whose loaded rows themselves depend on other records (attribution by customer owner or
+# territory, order currencies, customers derived from sales): not skipped after such changes.
+REFERENCE_DEPENDENT = frozenset({"orders", "sales_lines", "refunds", "order_lines"})
+
+
+def unchanged_load(conn: Connection, source_name: str, file_sha256: str, config_sha256: str):
+    """The source's last load when reading its file again would change nothing, else None.
+
+    That is: the last load of ``source_name`` read a file with the same sha256 under the same
+    settings (``config_sha256``), and no later spreadsheet load wrote records that rows are
+    checked against (members, teams, customer owners, orders; for order lines also any store
+    sync) - such a load may turn a rejected or unattributed row into a good one (checked only
+    when the last load had rejects or its kind is in :data:`REFERENCE_DEPENDENT`). The skipped
+    source's rejects stay in ``rejects`` as its last load left them.
+    """
+    loads = TABLES["loads"]
+    last = conn.execute(
+        select(loads).where(loads.c.source == source_name).order_by(loads.c.load_id.desc()).limit(1)
+    ).first()
+    if last is None or last.file_sha256 != file_sha256 or last.config_sha256 is None or last.config_sha256 != config_sha256:
+        return None
+    if last.rows_rejected == 0 and last.kind not in REFERENCE_DEPENDENT:
+        return last  # every row loaded, and none of them is attributed or completed from other records
+    spreadsheet_refs = loads.c.kind.not_in(sorted(NO_REFERENCES)) & loads.c.file_sha256.is_not(None)
+    # store syncs add orders (whose currencies order lines take) and customers with no owner
+    # (attribution by owner is unchanged): they matter to order lines only
+    refs = spreadsheet_refs | loads.c.file_sha256.is_(None) if last.kind == "order_lines" else spreadsheet_refs
+    changed_refs = conn.execute(
+        select(loads.c.load_id).where(
+            loads.c.load_id > last.load_id, (loads.c.records_inserted + loads.c.records_updated) > 0, refs
+        ).limit(1)
+    ).first()
+    return None if changed_refs is not None else last
+
+
 # --------------------------------------------------------------------------- the load
 
 
@@ -97,6 +138,7 @@ def load_batch(
     file_sha256: str | None,
     batch: IngestBatch,
     started_at: datetime,
+    config_sha256: str | None = None,
 ) -> LoadSummary:
     """Upsert the batch's frames, record the load and replace the source's rejects, in ``conn``'s transaction."""
     if batch.source != source.name:
@@ -128,6 +170,7 @@ def load_batch(
             kind=source.kind,
             location=location,
             file_sha256=file_sha256,
+            config_sha256=config_sha256,
             rows_read=batch.rows_read,
             rows_loaded=batch.rows_loaded,
             rows_rejected=batch.rows_rejected,

@@ -281,6 +281,7 @@ class Load(Base):
     kind: Mapped[str] = mapped_column(String(30))
     location: Mapped[str] = mapped_column(String(1000))
     file_sha256: Mapped[str | None] = mapped_column(String(64))
+    config_sha256: Mapped[str | None] = mapped_column(String(64))  # the source's settings (spreadsheets)
     rows_read: Mapped[int] = mapped_column(Integer)
     rows_loaded: Mapped[int] = mapped_column(Integer)
     rows_rejected: Mapped[int] = mapped_column(Integer)
@@ -369,6 +370,23 @@ class Delivery(Base):
     channel: Mapped[str] = mapped_column(String(20))  # smtp | outbox
     location: Mapped[str | None] = mapped_column(String(1000))  # .eml path or SMTP message id
     sent_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Run(Base):
+    """The run log: one row per flow run (scheduled, manual or backfill), with its outcome."""
+
+    __tablename__ = "runs"
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flow: Mapped[str] = mapped_column(String(40), index=True)
+    period: Mapped[str | None] = mapped_column(String(10))
+    idempotency_key: Mapped[str] = mapped_column(String(200), index=True)  # flow:period[:dry-run]
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))  # Prefect's flow run id
+    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime)  # UTC; None for manual runs
+    started_at: Mapped[datetime] = mapped_column(DateTime)  # UTC
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(String(20))  # running | completed | failed
+    counts: Mapped[str | None] = mapped_column(Text)  # JSON: rendered, sent, already sent, failed, ...
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 TABLES = Base.metadata.tables

@@ -1,7 +1,7 @@
 """`yeji`: the admin's command line.
 
     yeji demo [--dir demo]                      sample workspace + every flow, end to end
-    yeji sync                                   load every configured source
+    yeji sync [--force]                         load every configured source
     yeji run weekly-review [--week 2026-W46]    reviews for a week (default: last complete week)
     yeji run monthly-commissions [--month 2026-10]
     yeji rejects [--source NAME]                rows that could not be loaded, and why
@@ -9,6 +9,9 @@
     yeji explain --member ID --month 2026-10    a member's commission lines, each explained
     yeji close --month 2026-10                  lock a commission month (reruns become adjustments)
     yeji commission simulate --plan FILE --credits FILE.csv   try a plan on credited transactions
+    yeji serve                                  run the schedules against a Prefect server
+    yeji runs [--flow F] [--period P]           the run log: state, counts, error of every run
+    yeji backfill --from 2026-W30 --to 2026-W46 [--dry-run] [--resend] [--force]
     yeji check                                  validate yeji.yaml
     yeji db upgrade                             migrate the warehouse
 
@@ -37,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7, help="seed for the sample data")
     demo.add_argument("--fresh", action="store_true", help="delete an existing demo workspace first")
 
-    sub.add_parser("sync", help="load every configured source into the warehouse")
+    sync_p = sub.add_parser("sync", help="load every configured source into the warehouse")
+    sync_p.add_argument("--force", action="store_true", help="read every spreadsheet again, even when unchanged")
 
     run = sub.add_parser("run", help="run a report flow for a period (any past period, safely)")
     run_sub = run.add_subparsers(dest="flow", required=True, metavar="FLOW")
@@ -71,6 +75,18 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--fx", help="CSV of FX rates: rate_date, from_currency, to_currency, rate")
     sim.add_argument("--targets", help="CSV of monthly targets: member_id, period, value")
     sim.add_argument("--scores", help="CSV of evaluation scores: member_id, period, dimension, score")
+
+    runs = sub.add_parser("runs", help="the run log: every flow run, its state, counts and error")
+    runs.add_argument("--flow", help="only this flow (sync, weekly_review, monthly_commissions)")
+    runs.add_argument("--period", help="only this period")
+    runs.add_argument("--limit", type=int, default=30)
+    sub.add_parser("serve", help="run the scheduled flows (sync, weekly reviews, commissions) against a Prefect server")
+    bf = sub.add_parser("backfill", help="run a report flow for a range of weeks or months (restartable)")
+    bf.add_argument("--from", dest="first", required=True, help="first period, e.g. 2026-W30 or 2026-07")
+    bf.add_argument("--to", dest="last", required=True, help="last period (inclusive), e.g. 2026-W46 or 2026-10")
+    bf.add_argument("--dry-run", action="store_true", help="render everything, send nothing")
+    bf.add_argument("--resend", action="store_true", help="send again what was already sent, on purpose")
+    bf.add_argument("--force", action="store_true", help="rerun periods that already completed")
 
     sub.add_parser("check", help="validate yeji.yaml and say what it configures")
     db = sub.add_parser("db", help="warehouse maintenance")
@@ -108,7 +124,7 @@ def _dispatch(args, console) -> int:
     if args.command == "demo":
         return commands.demo(console, Path(args.dir), seed=args.seed, fresh=args.fresh)
     if args.command == "sync":
-        return commands.sync(console, ws)
+        return commands.sync(console, ws, force=args.force)
     if args.command == "run":
         if args.flow == "weekly-review":
             return commands.weekly_review(console, ws, args.week, send=not args.no_send, resend=args.resend)
@@ -126,6 +142,15 @@ def _dispatch(args, console) -> int:
             return commission_commands.close(console, ws, args.month)
         return commission_commands.simulate(console, args.plan, args.credits, month=args.month, fx_path=args.fx,
                                             targets_path=args.targets, scores_path=args.scores)
+    if args.command in ("runs", "backfill", "serve"):
+        from yeji import ops_commands
+
+        if args.command == "serve":
+            return ops_commands.serve(console, ws)
+        if args.command == "runs":
+            return ops_commands.runs(console, ws, flow=args.flow, period=args.period, limit=args.limit)
+        return ops_commands.backfill(console, ws, args.first, args.last, dry_run=args.dry_run, resend=args.resend,
+                                     force=args.force)
     if args.command == "check":
         return commands.check(console, ws)
     if args.command == "db":

@@ -53,6 +53,15 @@ def _print_sync(console: Console, summaries: list[dict]) -> None:
             f"{s['inserted']:,}", f"{s['updated']:,}", f"{s['unchanged']:,}",
         )
     console.print(table)
+    for s in summaries:  # spreadsheets not read again: same file, same settings as their last load
+        if s.get("skipped"):
+            console.print(f"  {s['source']}: unchanged, skipped (as load {s['load_id']}; --force reads it again)")
+    for s in summaries:  # online stores: what the records read became, per warehouse table (fees included)
+        if s["ok"] and str(s.get("kind", "")).endswith(" store") and "by_table" in s:
+            changed = [f"{name} {r['inserted']:,} new" + (f", {r['updated']:,} updated" if r["updated"] else "")
+                       for name, r in s["by_table"].items() if r["inserted"] or r["updated"]]
+            console.print(f"  {s['source']}: {'; '.join(changed) if changed else 'nothing new'}"
+                          + (f" ({s['rows_rejected']:,} rejected)" if s["rows_rejected"] else ""))
     for s in summaries:
         if not s["ok"]:
             console.print(f"[red]✗ {s['source']}:[/red] {s['error']}")
@@ -64,13 +73,13 @@ def _print_sync(console: Console, summaries: list[dict]) -> None:
         console.print(f"{unattributed:,} order(s)/refund(s) credited to no member — see them with [bold]yeji unattributed[/bold]")
 
 
-def sync(console: Console, workspace: str | None) -> int:
+def sync(console: Console, workspace: str | None, force: bool = False) -> int:
     from flows.sync import SyncFailed, sync as sync_flow
 
     started = time.perf_counter()
     with _progress_bar(console, "Sync"):
         try:
-            summaries = sync_flow(workspace=workspace)
+            summaries = sync_flow(workspace=workspace, force=force)
         except SyncFailed as exc:
             _print_sync(console, exc.summaries)
             return 1
@@ -107,12 +116,15 @@ def _print_rendered(console: Console, rendered: list, label: str) -> None:
 
 
 def weekly_review(console: Console, workspace, week, *, send: bool, resend: bool) -> int:
+    from flows.runlog import RunFailed
     from flows.weekly_review import weekly_review as flow
 
     started = time.perf_counter()
     with _progress_bar(console, "Weekly review"):
         try:
             result = flow(week=week, workspace=workspace, send=send, resend=resend)
+        except RunFailed as exc:  # partly done (e.g. a delivery failed): show what was done
+            result = exc.result
         except Exception as exc:  # noqa: BLE001 - shown to the user, the run is marked failed in Prefect
             return _flow_error(console, exc)
     _print_rendered(console, result["rendered"], f"Weekly review {result['period']}")
@@ -123,11 +135,14 @@ def weekly_review(console: Console, workspace, week, *, send: bool, resend: bool
 
 def monthly_commissions(console: Console, workspace, month, *, send: bool, resend: bool) -> int:
     from flows.monthly_commissions import monthly_commissions as flow
+    from flows.runlog import RunFailed
 
     started = time.perf_counter()
     with _progress_bar(console, "Commissions"):
         try:
             result = flow(month=month, workspace=workspace, send=send, resend=resend)
+        except RunFailed as exc:  # partly done (e.g. a delivery failed): show what was done
+            result = exc.result
         except Exception as exc:  # noqa: BLE001
             return _flow_error(console, exc)
     _print_rendered(console, result["rendered"], f"Commissions {result['period']}")
@@ -240,8 +255,16 @@ def demo(console: Console, root: Path, *, seed: int, fresh: bool) -> int:
             summary = create_demo_workspace(root, seed=seed)
         console.print(f"Created demo workspace {root} — {summary.describe() if hasattr(summary, 'describe') else summary}")
     workspace = str(root)
+
+    def sync_from_sandbox_stores() -> int:
+        from yeji.demo_stores import serve_demo_stores
+
+        with serve_demo_stores(root) as sandbox:
+            console.print(f"Sandbox stores (Shopify, Amazon US/DE, WooCommerce UK) serving on {sandbox.root}")
+            return sync(console, workspace)
+
     for step in (
-        lambda: sync(console, workspace),
+        sync_from_sandbox_stores,
         lambda: weekly_review(console, workspace, None, send=True, resend=False),
         lambda: monthly_commissions(console, workspace, None, send=True, resend=False),
     ):

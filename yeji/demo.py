@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import io
 import math
 import re
 import unicodedata
 import zipfile
 import zlib
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -62,6 +64,8 @@ from transforms.money import exponent
 from transforms.periods import Period, last_complete_week, month, week
 
 DEMO_CONFIG = DEFAULTS / "yeji.yaml"
+DEMO_PLANS = DEFAULTS / "plans"  # the commission plan files the demo yeji.yaml's `plans_dir: plans` reads
+DEMO_MARKER = ".yeji-demo.json"  # seed, end and weeks of a demo workspace
 
 # Every generated timestamp is a naive local time in this zone (the demo yeji.yaml's).
 WORKSPACE_TIMEZONE = "Asia/Shanghai"
@@ -1345,7 +1349,9 @@ def _scores(world: World, seed: int) -> list[dict]:
 def _source_rows(world: World, seed: int) -> dict[str, list[dict]]:
     rng = _Rng(seed, "rows")
     window = world.window
-    rows: dict[str, list[dict]] = {s.name: [] for s in world.settings.sources}
+    # store orders are built too (tests compare them), but only the declared sources are files:
+    # the online stores are served by the sandbox (yeji/demo_stores.py), not spreadsheets
+    rows: dict[str, list[dict]] = defaultdict(list)
     rows["teams"] = [{"team_id": t, "name": n, "base_currency": c, "lead_member_id": lead} for t, n, c, lead in TEAMS]
     for p in MEMBERS:
         rows["members"].append({"member_id": p.member_id, "name": p.name, "team_id": p.team_id, "role": p.role,
@@ -1450,10 +1456,19 @@ def _source_rows(world: World, seed: int) -> dict[str, list[dict]]:
         rows["inquiries"].append({
             "inquiry_id": q.inquiry_id, "received_at": q.received_at, "first_reply_at": q.first_reply_at,
             "owner_member_id": q.owner, "customer_id": q.customer_id, "country": q.country, "channel": q.channel,
-            "converted_order_id": q.converted_order_id, "+询盘产品": q.product})
+            "converted_order_id": _loaded_order_id(q.converted_order_id), "+询盘产品": q.product})
     rows["targets"] = _targets(world)
     rows["scores"] = _scores(world, seed)
-    return rows
+    return {s.name: rows[s.name] for s in world.settings.sources}
+
+
+def _loaded_order_id(order_id: str | None) -> str | None:
+    """The id an order has in the warehouse: Shopify orders (``#4821``) load by their API id."""
+    if order_id and order_id.startswith("#"):
+        from yeji.demo_stores import shopify_order_id
+
+        return shopify_order_id(order_id)
+    return order_id
 
 
 # =============================================================================
@@ -1598,6 +1613,20 @@ def build_world(settings: Settings, *, seed: int, end: date, weeks: int) -> Worl
     return world
 
 
+def _write_plans(root: Path) -> list[Path]:
+    """Copy the demo's commission plan files into ``root/plans/``, to read and edit there. A plan
+    file already in the workspace is kept as it is (it may have been edited)."""
+    folder = root / "plans"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for source in sorted(DEMO_PLANS.glob("*.yaml")):
+        target = folder / source.name
+        if not target.exists():
+            target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+        written.append(Path("plans") / source.name)
+    return written
+
+
 def create_demo_workspace(root: Path, *, seed: int = 7, end: date | None = None, weeks: int = 26) -> DemoSummary:
     """Write a demo workspace into ``root``: ``yeji.yaml`` and the spreadsheets it declares.
 
@@ -1627,11 +1656,14 @@ def create_demo_workspace(root: Path, *, seed: int = 7, end: date | None = None,
 
     root.mkdir(parents=True, exist_ok=True)
     config.write_text(template, encoding="utf-8")
+    # what the sandbox stores need to serve this workspace's store orders again (yeji/demo_stores.py)
+    (root / DEMO_MARKER).write_text(json.dumps({"seed": seed, "end": end.isoformat(), "weeks": weeks}) + "\n",
+                                    encoding="utf-8")
     by_path: dict[str, list[SpreadsheetSource]] = {}
     for source in settings.sources:
         by_path.setdefault(source.path, []).append(source)
     stamp = datetime.combine(end + timedelta(days=1), time(8, 0))
-    files = [Path(CONFIG_FILE)]
+    files = [Path(CONFIG_FILE)] + _write_plans(root)
     for relative, sources in by_path.items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)

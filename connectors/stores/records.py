@@ -403,8 +403,8 @@ def _refund_row(refund: StoreRefund, source: str, member: str | None, customer: 
 def _frame(rows: list[dict], columns: tuple[str, ...]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(columns))
     for col in columns:
-        if col.endswith("_minor") and col != "cost_minor" and len(frame):
-            frame[col] = frame[col].astype("int64")
+        if (col.endswith("_minor") and col != "cost_minor" or col == "line_no") and len(frame):
+            frame[col] = frame[col].astype("int64")  # numeric: the warehouse groups lines by number
         elif not col.endswith("_at"):
             frame[col] = frame[col].astype(object)
     return frame
