@@ -12,14 +12,14 @@ import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config.plans import Commission, CommissionPlan, Tier  # noqa: F401 - the plan language lives there
 
-KINDS = (
+Kind = Literal[
     "teams",
     "members",
     "customers",
@@ -32,21 +32,8 @@ KINDS = (
     "targets",
     "scores",
     "inquiries",
-)
-Kind = Literal[
-    "teams",
-    "members",
-    "customers",
-    "orders",
-    "order_lines",
-    "sales_lines",
-    "refunds",
-    "collections",
-    "fx_rates",
-    "targets",
-    "scores",
-    "inquiries",
 ]
+KINDS: tuple[str, ...] = get_args(Kind)
 Language = Literal["zh-CN", "en"]
 
 
