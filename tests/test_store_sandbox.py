@@ -5,6 +5,7 @@ exactly once, a second sync reads nothing, a wrong credential stops only its sto
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from datetime import date, datetime
 
 import pytest
@@ -70,6 +71,22 @@ def test_demo_stores_sync_through_the_real_connectors(world, tmp_path, sqlite_en
     with sqlite_engine.connect() as conn:
         stored = conn.execute(select(func.count()).select_from(t).where(t.c.source == "woocommerce-uk", t.c.status == "cancelled")).scalar_one()
     assert stored == cancelled
+    # Shopify's InventoryItem.unitCost becomes the line cost; a line without one stays unknown
+    expected_costs = {
+        (o["id"].rsplit("/", 1)[-1], i): node["variant"]["inventoryItem"]["unitCost"]
+        for o in payloads["shopify-us"]["orders"] for i, node in enumerate(o["lineItems"]["nodes"], start=1)
+    }
+    lines = TABLES["order_lines"]
+    with sqlite_engine.connect() as conn:
+        stored_costs = conn.execute(select(lines.c.order_id, lines.c.line_no, lines.c.unit_cost, lines.c.quantity, lines.c.cost_minor)
+                                    .where(lines.c.source == "shopify-us")).all()
+    assert stored_costs and any(c.cost_minor is not None for c in stored_costs)
+    for row in stored_costs:
+        cost = expected_costs[(row.order_id, row.line_no)]
+        if cost is None:
+            assert row.cost_minor is None and row.unit_cost is None
+        else:
+            assert row.unit_cost == Decimal(cost["amount"]) and row.cost_minor == int(Decimal(cost["amount"]) * row.quantity * 100)
     for summary in again:
         assert summary["ok"] and (summary["rows_read"], summary["inserted"], summary["updated"]) == (0, 0, 0), summary
     # the credentials were set for the block only

@@ -126,7 +126,9 @@ def _shopify_node(order, refunds: list, customer_number: int) -> dict:
         "subtotalLineItemsQuantity": sum(ln.quantity for ln in order.lines),
         "lineItems": {"pageInfo": {"hasNextPage": False}, "nodes": [
             {"id": f"gid://shopify/LineItem/{number * 100 + i}", "sku": ln.sku, "name": ln.description,
-             "quantity": ln.quantity, "originalUnitPriceSet": money(ln.unit_price), "totalDiscountSet": money(ln.discount)}
+             "quantity": ln.quantity, "originalUnitPriceSet": money(ln.unit_price), "totalDiscountSet": money(ln.discount),
+             "variant": {"inventoryItem": {"unitCost": None if ln.unit_cost is None else
+                                           {"amount": _s(ln.unit_cost), "currencyCode": currency}}}}
             for i, ln in enumerate(order.lines, start=1)]},
         "refunds": [{"id": f"gid://shopify/Refund/{r.refund_id}", "createdAt": _ts(r.refunded_at), "note": r.reason,
                      "totalRefundedSet": money(r.amount)} for r in refunds],

@@ -29,6 +29,7 @@ import pandas as pd
 
 from config.models import Settings, StoreSource
 from connectors.batch import KnownRefs
+from connectors.cells import line_minor
 from connectors.stores.countries import country_name
 from transforms.money import exponent
 from transforms.schema import CUSTOMERS, ORDER_LINES, ORDERS, REFUNDS, REJECTS
@@ -183,6 +184,7 @@ class StoreLine:
     unit_price: Decimal
     gross_minor: int
     discount_minor: int = 0
+    unit_cost: Decimal | None = None  # where the platform knows it (Shopify InventoryItem.unitCost)
 
 
 @dataclass
@@ -357,7 +359,8 @@ def build_frames(parsed: Parsed, store: StoreSource, settings: Settings, known: 
                 {
                     "source": source, "order_id": order.order_id, "line_no": line.line_no, "sku": line.sku,
                     "description": line.description, "quantity": line.quantity, "unit_price": line.unit_price,
-                    "gross_minor": line.gross_minor, "discount_minor": line.discount_minor, "unit_cost": None, "cost_minor": None,
+                    "gross_minor": line.gross_minor, "discount_minor": line.discount_minor, "unit_cost": line.unit_cost,
+                    "cost_minor": None if line.unit_cost is None else line_minor(line.quantity, line.unit_cost, order.currency),
                 }
             )
         for refund in order.refunds:
@@ -405,6 +408,8 @@ def _frame(rows: list[dict], columns: tuple[str, ...]) -> pd.DataFrame:
     for col in columns:
         if (col.endswith("_minor") and col != "cost_minor" or col == "line_no") and len(frame):
             frame[col] = frame[col].astype("int64")  # numeric: the warehouse groups lines by number
+        elif col == "cost_minor":  # ints with gaps: kept as Python ints and None, never float
+            frame[col] = pd.Series([row.get(col) for row in rows], index=frame.index, dtype=object)
         elif not col.endswith("_at"):
             frame[col] = frame[col].astype(object)
     return frame

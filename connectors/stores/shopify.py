@@ -46,6 +46,7 @@ query YejiOrders($first: Int!, $after: String, $query: String!) {
           id sku name quantity
           originalUnitPriceSet { shopMoney { amount currencyCode } }
           totalDiscountSet { shopMoney { amount currencyCode } }
+          variant { inventoryItem { unitCost { amount currencyCode } } }
         }
       }
       refunds { id createdAt note totalRefundedSet { shopMoney { amount currencyCode } } }
@@ -170,8 +171,11 @@ class ShopifyGraphQL(_ShopifyStream):
             unit_price = r.decimal(dig(item, "originalUnitPriceSet", "shopMoney", "amount", required=True), f"{where}.originalUnitPriceSet")
             discount = r.money(dig(item, "totalDiscountSet", "shopMoney"), f"{where}.totalDiscountSet", currency,
                                currency_key="currencyCode", required=False)
+            # unitCost is in the shop's currency, like shopMoney; an unknown cost stays unknown
+            unit_cost = r.decimal(dig(item, "variant", "inventoryItem", "unitCost", "amount"),
+                                  f"{where}.variant.inventoryItem.unitCost", required=False)
             lines.append(StoreLine(i + 1, r.text(item.get("sku"), f"{where}.sku", 100), r.text(item.get("name"), f"{where}.name", 500),
-                                   quantity, unit_price, line_minor(quantity, unit_price, currency), discount))
+                                   quantity, unit_price, line_minor(quantity, unit_price, currency), discount, unit_cost))
         country = dig(record, "shippingAddress", "country") or dig(record, "billingAddress", "country") \
             or dig(record, "customer", "defaultAddress", "country")
         customer = record.get("customer")
