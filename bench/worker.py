@@ -93,25 +93,10 @@ def compute(p: dict) -> list[Figure]:
 
 
 def yeji_weekly(data, cfg) -> dict:
-    """Every frame the weekly flow computes (flows.weekly_review.compute_weekly), no I/O."""
-    from transforms import commissions, customers, metrics
+    """Every frame the weekly flow computes (the same function its task calls), no I/O."""
+    from transforms.weekly import weekly_review_frames
 
-    from transforms.window import weekly_window
-
-    data = weekly_window(fresh(data), WEEK, cfg.reports.trend_weeks, cfg.reports.quiet_after_days)  # as the flow does
-    last_day = WEEK.end - timedelta(days=1)
-    credits = commissions.credits_for_month(data, MONTH)
-    previous = WEEK.previous()
-    return {
-        "member_metrics": pd.concat([metrics.member_metrics(data, WEEK), metrics.member_metrics(data, previous)]),
-        "team_metrics": pd.concat([metrics.team_metrics(data, WEEK), metrics.team_metrics(data, previous)]),
-        "trend": metrics.weekly_trend(data, WEEK, cfg.reports.trend_weeks),
-        "mix_platform": metrics.mix(data, WEEK, "platform"),
-        "mix_country": metrics.mix(data, WEEK, "country"),
-        "top_customers": customers.top_customers(data, WEEK, cfg.reports.top_customers),
-        "quiet_customers": customers.quiet_customers(data, last_day, cfg.reports.quiet_after_days),
-        "commission_mtd": commissions.commission_lines(credits, data.members, data.teams, cfg.commission, MONTH),
-    }
+    return weekly_review_frames(fresh(data), WEEK, cfg.reports, cfg.commission)
 
 
 def history(p: dict) -> list[Figure]:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from pathlib import Path
 
-import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
@@ -15,37 +12,15 @@ from flows.common import load_sales_data, prepare_workspace, render_jobs, resolv
 from reports import render_team_summaries, render_weekly_reviews
 from reports.archive import archive_reports
 from reports.delivery import deliver
-from transforms import commissions, customers, metrics
-from transforms.periods import Period, month
+from transforms.periods import Period
 from transforms.schema import SalesData
-from transforms.window import weekly_window
+from transforms.weekly import weekly_review_frames
 
 
 @task(name="compute weekly metrics", cache_policy=NO_CACHE)
 def compute_weekly(data: SalesData, period: Period, ws: Workspace) -> dict:
-    """Every frame the weekly reports show, computed by the pure transforms."""
-    cfg = ws.settings
-    # only the rows these figures need: the cost follows the week, not the history (same results)
-    data = weekly_window(data, period, cfg.reports.trend_weeks, cfg.reports.quiet_after_days)
-    last_day = period.end - timedelta(days=1)
-    month_so_far = month(last_day)
-    credits = commissions.credits_for_month(data, month_so_far)
-    lines = commissions.commission_lines(credits, data.members, data.teams, cfg.commission, month_so_far)
-    previous = period.previous()
-    return {
-        # the previous week's rows ride along so that every KPI card can show its change
-        "member_metrics": pd.concat([metrics.member_metrics(data, period), metrics.member_metrics(data, previous)]),
-        "team_metrics": pd.concat([metrics.team_metrics(data, period), metrics.team_metrics(data, previous)]),
-        "trend": metrics.weekly_trend(data, period, cfg.reports.trend_weeks),
-        "mix_platform": metrics.mix(data, period, "platform"),
-        "mix_country": metrics.mix(data, period, "country"),
-        "top_customers": customers.top_customers(data, period, cfg.reports.top_customers),
-        "quiet_customers": customers.quiet_customers(
-            data, last_day, cfg.reports.quiet_after_days, min_orders=cfg.reports.quiet_min_orders
-        ),
-        # the month's lines; the review shows those credited up to the week's last day
-        "commission_mtd": lines,
-    }
+    """Every frame the weekly reports show (see :func:`transforms.weekly.weekly_review_frames`)."""
+    return weekly_review_frames(data, period, ws.settings.reports, ws.settings.commission)
 
 
 @task(name="render weekly reports", cache_policy=NO_CACHE)
