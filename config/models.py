@@ -32,6 +32,7 @@ Kind = Literal[
     "targets",
     "scores",
     "inquiries",
+    "product_costs",  # a SKU cost sheet: unit cost per SKU from a date on (lines with no cost of their own)
 ]
 KINDS: tuple[str, ...] = get_args(Kind)
 Language = Literal["zh-CN", "en"]
@@ -128,6 +129,8 @@ class StoreSource(Strict):
                 raise ValueError(
                     f"credentials.{cred}: must name an environment variable (like YEJI_SHOP_TOKEN), never hold the secret itself"
                 )
+        if self.platform == "amazon" and self.lag_minutes < 2:  # SP-API refuses a window ending later than that
+            raise ValueError("lag_minutes: Amazon's Orders and Finances APIs need at least 2 (a window must end 2 minutes before the request)")
         return self
 
     @property
@@ -167,6 +170,21 @@ class Delivery(Strict):
     archive: str | None = "archive"
     # a message whose PDFs are larger than this carries their archive location instead; None: no limit
     max_attachment_bytes: int | None = Field(default=10_000_000, ge=1)
+    # a rerun whose report differs from the one already sent (data corrected since): send it again
+    # with a "corrected" subject, or only flag it in the run summary (then `--resend` sends it)
+    on_changed_content: Literal["send_correction", "flag"] = "send_correction"
+    # team chat: team id -> the environment variable holding that team's Apprise URL(s) (they carry
+    # tokens, so never in this file); each gets the team summary digest once per week and version
+    team_chat: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("team_chat")
+    @classmethod
+    def _chat_urls_from_env(cls, value: dict[str, str]) -> dict[str, str]:
+        for team, env in value.items():
+            if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", env):
+                raise ValueError(f"team_chat.{team}: must name an environment variable (like YEJI_CHAT_{team.upper()}), "
+                                 "never hold the chat URL itself")
+        return value
 
 
 class Reports(Strict):
@@ -191,6 +209,11 @@ class Schedule(Strict):
     # a new run of a flow while one is still running: cancel the new one, or queue it (Prefect concurrency limit 1)
     overlap: Literal["cancel_new", "enqueue"] = "cancel_new"
     paused: bool = False  # deploy the schedules paused (start them from the Prefect UI)
+    # `yeji deploy`: the Prefect process work pool the deployments run on (created when missing)
+    work_pool: str = Field(default="yeji", min_length=1)
+    # parts a period's member reports (reviews, statements) are rendered in on a work pool: part 0 in
+    # the flow run itself, the others as `render_part` flow runs on the pool's workers; 1: no fan-out
+    render_parts: int = Field(default=1, ge=1, le=64)
 
 
 class Alerts(Strict):
@@ -209,6 +232,8 @@ class Settings(Strict):
     company: str = "Yeji demo trading co."
     timezone: str = "Asia/Shanghai"
     base_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    # FX: with no direct rate (or inverse of the opposite one) for a day, convert through this currency
+    fx_pivot_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     warehouse_url: str = "sqlite:///warehouse.db"  # relative SQLite paths are inside the workspace
     currencies: list[str] = Field(
         default_factory=lambda: ["CNY", "USD", "EUR", "GBP", "JPY", "AUD", "CAD", "HKD", "SGD", "AED", "SAR", "BRL", "MXN", "CHF", "SEK", "PLN", "KRW", "INR", "RUB", "TRY", "ZAR", "NZD", "DKK", "NOK", "THB", "MYR", "IDR", "PHP", "VND"]

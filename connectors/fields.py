@@ -94,6 +94,7 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         _text("country", 100),
         _text("payment_terms", 40),
         _choice("status", ORDER_STATUSES),
+        _ts("shipped_at"),  # first shipment (出货日期/发货日期, Ship Date); blank = not shipped yet
     ),
     "order_lines": (
         _id("order_id", 128, required=True),
@@ -122,6 +123,7 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         _id("member_id"),
         _text("platform", 30, required=True),  # orders need them: map a column or give a default
         _text("store", 100, required=True),
+        _ts("shipped_at"),  # the line's shipment; the order's shipped_at is its first line's
     ),
     "refunds": (
         _id("refund_id", 128, required=True),
@@ -163,6 +165,12 @@ FIELDS: dict[str, tuple[FieldSpec, ...]] = {
         _text("dimension", 40, required=True),
         _decimal("score", required=True),
     ),
+    "product_costs": (
+        _text("sku", 100, required=True),
+        FieldSpec("effective_from", "date", True),  # the cost holds from this day until the SKU's next row
+        CURRENCY,
+        _decimal("unit_cost", required=True),
+    ),
     "inquiries": (
         _id("inquiry_id", 128, required=True),
         _ts("received_at", required=True),
@@ -189,6 +197,7 @@ RECORD_KEYS: dict[str, tuple[str, ...]] = {
     "targets": ("scope", "scope_id", "period", "metric"),
     "scores": ("member_id", "period", "dimension"),
     "inquiries": ("inquiry_id",),
+    "product_costs": ("sku", "effective_from"),
 }
 
 # Fields naming a member that must already be known (or be in the same file, for members).
@@ -215,6 +224,7 @@ TABLE_OF_KIND = {
     "targets": "targets",
     "scores": "evaluation_scores",
     "inquiries": "inquiries",
+    "product_costs": "product_costs",
 }
 
 

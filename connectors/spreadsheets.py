@@ -29,9 +29,9 @@ load: unreadable date/number/amount, amount with more decimals than its currency
 unknown currency, unknown member or team, missing required value, a value outside
 its choices (role, stage, kind, scope, ...), and the same record id twice in one file
 with different content (every such row is rejected, naming the other rows; identical
-repeats load once and count as loaded), plus a few per kind (an FX rate <= 0, a first
-reply before its inquiry, an email without ``@``, a manager who is neither known nor
-loaded from the same file). A row with two bad cells gives two rejects; it counts once
+repeats load once and count as loaded), plus a few per kind (an FX rate <= 0, a negative
+unit cost, a first reply before its inquiry, a shipment before its order's day, an email
+without ``@``, a manager who is neither known nor loaded from the same file). A row with two bad cells gives two rejects; it counts once
 in ``rows_rejected``. ``rows read = rows loaded + rows rejected`` is checked on every
 read (a row is a non-blank row below the header).
 
@@ -49,7 +49,8 @@ order; a lead's ``lead_member_id`` (teams) is not checked (teams load before mem
   different content"); an order loads whole or not at all, so one bad line rejects
   its order's other lines too (they name the bad rows);
 * ``orders``: gross = sum of line gross, discount = sum of line discounts, tax and
-  shipping 0, ``payment_terms`` prepaid, ``status`` open;
+  shipping 0, ``payment_terms`` prepaid, ``status`` open, ``shipped_at`` the earliest of
+  its lines' ``shipped_at`` (the first shipment; NULL while no line has one);
 * with ``cancellation_prefix``, an order id starting with it is not an order but a
   ``refunds`` row: kind ``cancellation``, ``refunded_at`` its date, ``amount_minor`` =
   |sum of line gross| - |sum of line discounts| (positive whichever sign the export
@@ -89,6 +90,7 @@ from connectors import cells
 from connectors.batch import IngestBatch, IngestError, KnownRefs
 from connectors.fields import FIELDS, MEMBER_REFERENCES, RECORD_KEYS, TABLE_OF_KIND, FieldSpec
 from connectors.sheets import RawTable, available_headers, column_positions, read_tables
+from transforms.periods import local_dates
 from transforms.schema import CUSTOMERS, ORDER_LINES, ORDERS, REFUNDS, REJECTS
 
 ORDER_HEADER_FIELDS = ("ordered_at", "currency", "customer_id", "country", "member_id", "platform", "store")
@@ -439,6 +441,24 @@ def _add_kind_problems(parsed: pd.DataFrame, rows: _Rows, ctx: _Context, problem
         late = parsed["first_reply_at"].notna() & (parsed["first_reply_at"] < parsed["received_at"])
         for pos in parsed.index[late]:
             problems.add(pos, "first_reply_at", "first reply is before the inquiry was received")
+    elif kind == "product_costs":
+        for pos, cost in parsed["unit_cost"].dropna().items():
+            if cost < 0:
+                problems.add(pos, "unit_cost", f"a unit cost cannot be negative, got {cost}")
+    if "shipped_at" in parsed.columns:
+        _add_shipment_problems(parsed, ctx, problems)
+
+
+def _add_shipment_problems(parsed: pd.DataFrame, ctx: _Context, problems: _Problems) -> None:
+    """A shipment dated before its order's day. Compared as local days: a ship date written
+    without a time (local midnight) on the order's own day is fine."""
+    both = parsed["shipped_at"].notna() & parsed["ordered_at"].notna()
+    if not both.any():
+        return
+    shipped = local_dates(pd.Series(parsed.loc[both, "shipped_at"].to_numpy()), ctx.timezone).to_numpy()
+    ordered = local_dates(pd.Series(parsed.loc[both, "ordered_at"].to_numpy()), ctx.timezone).to_numpy()
+    for pos in parsed.index[both][shipped < ordered]:
+        problems.add(pos, "shipped_at", "shipped before the order was placed (ship date earlier than the order date)")
 
 
 def _numbered_lines(parsed: pd.DataFrame, rows: _Rows, problems: _Problems) -> pd.DataFrame:
@@ -583,7 +603,8 @@ def _order_totals(lines: pd.DataFrame) -> pd.DataFrame:
     """One row per order: its header (its rows agree on it) and the sums of its lines' gross and discount."""
     header = lines.drop_duplicates("order_id", keep="first").set_index("order_id")[list(ORDER_HEADER_FIELDS)]
     sums = lines.groupby("order_id", sort=False)[["gross_minor", "discount_minor"]].sum()
-    return header.join(sums).reset_index()
+    first_shipped = lines.groupby("order_id", sort=False)["shipped_at"].min()  # the first shipment; NaT: none yet
+    return header.join(sums).join(first_shipped).reset_index()
 
 
 def _sales_lines_frames(clean: pd.DataFrame, ctx: _Context) -> tuple[dict[str, pd.DataFrame], int, int]:
@@ -718,6 +739,7 @@ BUILDERS: dict[str, Callable[[pd.DataFrame, _Context], tuple[dict[str, pd.DataFr
     "refunds": _refunds,
     "collections": _collections,
     "fx_rates": _keyed(("rate_date", "from_currency", "to_currency", "rate"), "fx_rates"),
+    "product_costs": _keyed(("sku", "effective_from", "currency", "unit_cost"), "product_costs"),
     "targets": _keyed(("scope", "scope_id", "period", "metric", "value", "currency"), "targets"),
     "scores": _keyed(("member_id", "period", "dimension", "score"), TABLE_OF_KIND["scores"]),
     "inquiries": _keyed(

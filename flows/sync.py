@@ -19,7 +19,7 @@ from warehouse.loads import known_refs, load_batch, unchanged_load
 # the orders a refund points at) are already in the warehouse when it is checked.
 KIND_ORDER = (
     "teams", "members", "customers", "fx_rates", "orders", "sales_lines", "order_lines",
-    "refunds", "collections", "targets", "scores", "inquiries",
+    "refunds", "collections", "targets", "scores", "inquiries", "product_costs",
 )
 
 

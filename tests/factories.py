@@ -31,7 +31,8 @@ DEFAULTS: dict[str, dict] = {
     "customers": dict(customer_id="C1", name=None, country=None, customer_class=None, owner_member_id=None),
     "orders": dict(source="shop", order_id="A1", platform="shopify", store="main", ordered_at="2026-11-10 03:00",
                    customer_id="C1", member_id="M1", country="France", currency="CNY", gross_minor=0,
-                   discount_minor=0, tax_minor=0, shipping_minor=0, payment_terms="prepaid", status="open"),
+                   discount_minor=0, tax_minor=0, shipping_minor=0, payment_terms="prepaid", status="open",
+                   shipped_at=None),
     "order_lines": dict(source="shop", order_id="A1", line_no=1, sku=None, description=None, quantity="1",
                         unit_price="0", gross_minor=0, discount_minor=0, unit_cost=None, cost_minor=None),
     "refunds": dict(source="shop", refund_id="R1", order_source="shop", order_id=None, kind="refund",
@@ -46,9 +47,11 @@ DEFAULTS: dict[str, dict] = {
                       owner_member_id="M1", customer_id=None, country=None, channel=None, converted_order_id=None),
     "fees": dict(source="shop", fee_id="F1", order_source="shop", order_id="A1", fee_type="referral",
                  posted_at="2026-11-10 03:00", currency="CNY", amount_minor=0),
+    "product_costs": dict(source="costs", sku="SKU1", effective_from="2026-01-01", currency="CNY", unit_cost="0"),
 }
 DECIMALS = {"quantity", "unit_price", "unit_cost", "rate", "value", "score"}
-TIMESTAMPS = {"ordered_at", "refunded_at", "received_at", "first_reply_at", "rate_date", "posted_at"}
+TIMESTAMPS = {"ordered_at", "refunded_at", "received_at", "first_reply_at", "rate_date", "posted_at", "shipped_at",
+              "effective_from"}
 
 
 def frame(kind: str, rows: Iterable[Mapping] = ()) -> pd.DataFrame:

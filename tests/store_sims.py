@@ -332,6 +332,7 @@ class AmazonSim(Sim):
         self.search_orders, self.events, self.transactions = search_orders or [], events or {}, transactions or []
         self.refresh_token, self.issued = refresh_token, 0
         self.page_size = page_size_hint
+        self.search_tokens: dict[str, tuple[int, dict]] = {}  # paginationToken -> (offset, the filters that made it)
 
     def handle(self, method, path, query, headers, body):
         if path == "/auth/o2/token":
@@ -357,13 +358,80 @@ class AmazonSim(Sim):
             order_id = path.split("/")[-2]
             return Reply(200, {"payload": {"AmazonOrderId": order_id, "OrderItems": self.items.get(order_id, [])}}, limit)
         if path == "/orders/2026-01-01/orders":
-            offset = int(query.get("paginationToken", "0") or 0)
-            chosen = [o for o in self.search_orders if _within(o.get("lastUpdatedTime"), query.get("lastUpdatedAfter"), query.get("lastUpdatedBefore"), True)]
-            part = chosen[offset : offset + self.page_size]
-            more = offset + self.page_size < len(chosen)
-            return Reply(200, {"orders": part} | ({"pagination": {"nextToken": str(offset + self.page_size)}} if more else {}), limit)
+            return self.search(query, limit)
         if path == "/finances/v0/financialEvents":
-            return Reply(200, {"payload": {"FinancialEvents": self.events}}, limit)
+            low, high = query.get("PostedAfter"), query.get("PostedBefore")
+            events = {name: [e for e in items if _posted_within(e, low, high)] for name, items in self.events.items()}
+            return Reply(200, {"payload": {"FinancialEvents": events}}, limit)
         if path == "/finances/2024-06-19/transactions":
-            return Reply(200, {"payload": {"transactions": self.transactions}}, limit)
+            low, high = query.get("postedAfter"), query.get("postedBefore")
+            return Reply(200, {"payload": {"transactions": [t for t in self.transactions if _posted_within(t, low, high)]}}, limit)
         return Reply(404, {"errors": [{"code": "NotFound"}]})
+
+    def search(self, query: dict, limit: dict) -> Reply:
+        """searchOrders as published (orders_2026-01-01.json): exactly one of ``createdAfter`` and
+        ``lastUpdatedAfter`` (not mixed with the other's ``...Before``), a ``...Before`` at least two
+        minutes before the request, a ``paginationToken`` valid only with the filters that made
+        it, and only the ``includedData`` datasets asked for in the orders returned."""
+        def invalid(message: str) -> Reply:
+            return Reply(400, {"errors": [{"code": "InvalidInput", "message": message}]})
+
+        created, updated = query.get("createdAfter"), query.get("lastUpdatedAfter")
+        if (created is None) == (updated is None):
+            return invalid("Exactly one of createdAfter and lastUpdatedAfter must be provided")
+        if (created and query.get("lastUpdatedBefore")) or (updated and query.get("createdBefore")):
+            return invalid("createdAfter/createdBefore cannot be combined with lastUpdatedAfter/lastUpdatedBefore")
+        before = query.get("lastUpdatedBefore") or query.get("createdBefore")
+        if before and _moment(before) > datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=2):
+            return invalid("lastUpdatedBefore must be at least two minutes before the time of the request")
+        unknown = set(str(query.get("includedData") or "").split(",")) - set(SEARCH_DATASETS) - {""}
+        if unknown:
+            return invalid(f"includedData: unknown value(s) {sorted(unknown)}")
+        filters = {k: v for k, v in query.items() if k not in ("paginationToken", "maxResultsPerPage", "includedData")}
+        offset = 0
+        if query.get("paginationToken"):
+            made_with = self.search_tokens.get(query["paginationToken"])
+            if made_with is None or made_with[1] != filters:
+                return invalid("Invalid paginationToken: the other parameters must be the same as in the request that returned it")
+            offset = made_with[0]
+        time_key = "createdTime" if created else "lastUpdatedTime"
+        low, high = created or updated, before
+        chosen = [o for o in self.search_orders if _within(o.get(time_key), low, high, True)]
+        size = min(int(query.get("maxResultsPerPage") or 100), self.page_size)
+        part = [_only_datasets(o, str(query.get("includedData") or "")) for o in chosen[offset : offset + size]]
+        body: dict = {"orders": part}
+        if offset + size < len(chosen):
+            token = f"t{len(self.search_tokens) + 1}"
+            self.search_tokens[token] = (offset + size, filters)
+            body["pagination"] = {"nextToken": token}
+        return Reply(200, body, limit)
+
+
+# searchOrders' includedData values -> the order (and order item) fields each one brings
+SEARCH_DATASETS = {
+    "BUYER": ("buyer",), "RECIPIENT": ("recipient",), "PROCEEDS": ("proceeds",), "EXPENSE": ("expense",),
+    "PROMOTION": ("promotion",), "CANCELLATION": ("cancellation",), "FULFILLMENT": ("fulfillment",),
+    "PACKAGES": ("packages",), "TAX": ("tax",), "PAYMENT": ("payment",), "FULFILLMENT_ORDERS": ("fulfillmentOrders",),
+}
+
+
+def _only_datasets(order: dict, included: str) -> dict:
+    """``order`` without the optional datasets ``includedData`` did not ask for."""
+    dropped = {f for name, fields in SEARCH_DATASETS.items() if name not in included.split(",") for f in fields}
+    out = {k: v for k, v in order.items() if k not in dropped}
+    if isinstance(out.get("orderItems"), list):
+        out["orderItems"] = [{k: v for k, v in item.items() if k not in dropped} if isinstance(item, dict) else item
+                             for item in out["orderItems"]]
+    return out
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _posted_within(event: Any, low: str | None, high: str | None) -> bool:
+    """Finances as published: posted in ``[after, before)``; nothing at all when the two are more than 180 days apart."""
+    if low and high and _moment(high) - _moment(low) > timedelta(days=180):
+        return False
+    posted = next((event.get(k) for k in ("PostedDate", "postedDate") if isinstance(event, dict) and event.get(k)), None)
+    return _within(posted, low, high, inclusive=False)

@@ -118,9 +118,9 @@ def test_unknown_member_missing_target_missing_score_and_missing_fx_fail_before_
     euro = data_for(orders=[order("A1", "2026-10-05 03:00", 100_00, currency="EUR")])
     with pytest.raises(ValueError, match="no FX rate EUR->CNY on or before 2026-10-05"):
         lines_of(euro, plans(flat()))
-    usd_plan = plans(flat(currency="USD"))
-    with pytest.raises(PlanError, match="no FX rate CNY->USD"):
-        lines_of(data, usd_plan)
+    gbp_plan = plans(flat(currency="GBP"))  # (CNY->USD is the inverse of the USD->CNY row: no error for USD)
+    with pytest.raises(PlanError, match="no FX rate CNY->GBP"):
+        lines_of(data, gbp_plan)
 
 
 def test_a_role_without_coefficient_fails_before_computing():

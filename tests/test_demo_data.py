@@ -38,15 +38,17 @@ FIELDS = {
     "members": (("member_id", "name", "team_id", "role"), ("manager_id", "email", "language", "active")),
     "customers": (("customer_id",), ("name", "country", "customer_class", "owner_member_id")),
     "orders": (("order_id", "ordered_at", "currency", "gross", "platform", "store"),
-               ("discount", "tax", "shipping", "customer_id", "member_id", "country", "payment_terms", "status")),
+               ("discount", "tax", "shipping", "customer_id", "member_id", "country", "payment_terms", "status",
+                "shipped_at")),
     "order_lines": (("order_id", "quantity", "unit_price"), ("line_no", "sku", "description", "discount", "unit_cost")),
     "sales_lines": (("order_id", "ordered_at", "currency", "quantity", "unit_price"),
                     ("sku", "description", "discount", "unit_cost", "customer_id", "customer_name", "country",
-                     "member_id", "platform", "store")),
+                     "member_id", "platform", "store", "shipped_at")),
     "refunds": (("refund_id", "refunded_at", "currency", "amount"),
                 ("order_id", "kind", "member_id", "customer_id", "country", "reason")),
     "collections": (("collection_id", "order_id", "received_at", "currency", "amount"), ("stage",)),
     "fx_rates": (("rate_date", "from_currency", "to_currency", "rate"), ()),
+    "product_costs": (("sku", "effective_from", "currency", "unit_cost"), ()),
     "targets": (("scope", "scope_id", "period", "metric", "value"), ("currency",)),
     "scores": (("member_id", "period", "dimension", "score"), ()),
     "inquiries": (("inquiry_id", "received_at"),
@@ -227,7 +229,7 @@ def test_embedded_default_configuration_is_the_demo_and_validates():
     assert tiered[0].tier_method == "marginal" and tiered[0].evaluation is not None
     assert flat[0].role_coefficients and set(flat[0].role_coefficients) == {"follow_up", "customer_service"}
     staged = [p for p in plans.values() if p.stages]
-    assert staged and [s.event for s in staged[0].stages] == ["signed", "collected"] and staged[0].members
+    assert staged and [s.event for s in staged[0].stages] == ["signed", "shipped", "collected"] and staged[0].members
 
 
 def test_generated_workspace_has_the_plan_files_to_edit(root, settings):

@@ -47,15 +47,19 @@ WORKSPACE: dict[str, tuple[dict, list[list]]] = {
         dict(
             columns=dict(order_id="订单号", ordered_at="下单日期", currency="币种", gross="金额", discount="折扣",
                          tax="税费", shipping="运费", platform="平台", store="店铺", customer_id="客户",
-                         member_id="业务员", country="国家", payment_terms="付款方式", status="状态"),
+                         member_id="业务员", country="国家", payment_terms="付款方式", status="状态", shipped_at="出货日期"),
             defaults=dict(store="Main store"),
             date_format="%Y/%m/%d %H:%M",
         ),
         [
-            ["订单号", "下单日期", "币种", "金额", "折扣", "税费", "运费", "平台", "店铺", "客户", "业务员", "国家", "付款方式", "状态"],
-            ["A1001", "2026/11/10 09:30", "USD", 1234.5, 10, None, None, "amazon", "US store", "C1", None, "Germany", None, None],
-            ["A1002", "2026/11/11 23:15", "usd", "1,000.00", None, 2.55, "15", "woocommerce", None, "C2", "M3", "France", "TT30/70", "open"],
-            ["A1003", "2026/11/12 08:00", "JPY", 5000, None, None, None, "shopify", "JP", None, None, "Germany", None, "Cancelled"],
+            ["订单号", "下单日期", "币种", "金额", "折扣", "税费", "运费", "平台", "店铺", "客户", "业务员", "国家", "付款方式", "状态",
+             "出货日期"],
+            ["A1001", "2026/11/10 09:30", "USD", 1234.5, 10, None, None, "amazon", "US store", "C1", None, "Germany", None, None,
+             "2026/11/12 16:00"],
+            ["A1002", "2026/11/11 23:15", "usd", "1,000.00", None, 2.55, "15", "woocommerce", None, "C2", "M3", "France", "TT30/70", "open",
+             None],  # not shipped yet
+            ["A1003", "2026/11/12 08:00", "JPY", 5000, None, None, None, "shopify", "JP", None, None, "Germany", None, "Cancelled",
+             "2026/11/12 00:00"],  # shipped the day it was ordered (a date written at midnight)
         ],
     ),
     "order_lines": (
@@ -72,7 +76,8 @@ WORKSPACE: dict[str, tuple[dict, list[list]]] = {
         dict(
             columns=dict(order_id="Order Number", ordered_at="Order Date", currency="Currency", quantity="Qty",
                          unit_price="Unit Price", sku="Item SKU", description="Item Name", customer_id="Customer ID",
-                         customer_name="Customer Name", country="Ship Country", discount="Line Discount"),
+                         customer_name="Customer Name", country="Ship Country", discount="Line Discount",
+                         shipped_at="Ship Date"),
             defaults=dict(platform="shopify", store="EU shop"),
             decimal_comma=True,
             dayfirst=True,
@@ -80,11 +85,11 @@ WORKSPACE: dict[str, tuple[dict, list[list]]] = {
         ),
         [
             ["Order Number", "Order Date", "Currency", "Qty", "Unit Price", "Item SKU", "Item Name", "Customer ID",
-             "Customer Name", "Ship Country", "Line Discount"],
-            ["S1", "10/11/2026 14:05", "EUR", 2, "12,50", "SKU-A", "Mug", "C9", "Müller KG", "Germany", "1,00"],
-            ["S1", "10/11/2026 14:05", "EUR", 1, "0,99", "SKU-B", "Spoon", "C9", "Müller KG", "Germany", None],
-            ["S2", "11/11/2026 09:00", "EUR", 1, "1.234,56", "SKU-C", "Table", None, None, "Spain", None],
-            ["R-S1", "12/11/2026 10:00", "EUR", -1, "12,50", "SKU-A", "Mug", "C9", "Müller KG", "Germany", None],
+             "Customer Name", "Ship Country", "Line Discount", "Ship Date"],
+            ["S1", "10/11/2026 14:05", "EUR", 2, "12,50", "SKU-A", "Mug", "C9", "Müller KG", "Germany", "1,00", "13/11/2026 10:00"],
+            ["S1", "10/11/2026 14:05", "EUR", 1, "0,99", "SKU-B", "Spoon", "C9", "Müller KG", "Germany", None, "11/11/2026"],
+            ["S2", "11/11/2026 09:00", "EUR", 1, "1.234,56", "SKU-C", "Table", None, None, "Spain", None, None],
+            ["R-S1", "12/11/2026 10:00", "EUR", -1, "12,50", "SKU-A", "Mug", "C9", "Müller KG", "Germany", None, None],
         ],
     ),
     "refunds": (
@@ -110,6 +115,15 @@ WORKSPACE: dict[str, tuple[dict, list[list]]] = {
             ["日期", "原币", "目标币", "汇率"],
             [date(2026, 11, 10), "USD", "CNY", 7.1234],
             ["2026-11-10", "EUR", "CNY", "7.7"],
+        ],
+    ),
+    "product_costs": (
+        dict(columns=dict(sku="产品编码", effective_from="生效日期", currency="币种", unit_cost="成本单价")),
+        [
+            ["产品编码", "生效日期", "币种", "成本单价"],
+            ["SKU-2", "2026-11-01", "CNY", 30.5],
+            ["SKU-2", date(2026, 11, 11), "cny", "32.125"],  # the factory raised its price
+            ["SKU-A", "2026-10-01", "EUR", "4.10"],
         ],
     ),
     "targets": (
@@ -184,6 +198,9 @@ def test_every_kind_loads_exactly_from_its_own_headers(engine, tmp_path, fmt):
     assert (a3["gross_minor"], a3["currency"], a3["status"], a3["payment_terms"]) == (5000, "JPY", "cancelled", "prepaid")
     # attribution: customer owner (C1 -> M2), member column (M3), territory (Germany -> M2)
     assert [a1["member_id"], a2["member_id"], a3["member_id"]] == ["M2", "M3", "M2"]
+    # ship dates are the team's clock (Shanghai) like order dates; blank = not shipped
+    assert (a1["shipped_at"], a3["shipped_at"]) == (datetime(2026, 11, 12, 8, 0), datetime(2026, 11, 11, 16, 0))
+    assert pd_isna(a2["shipped_at"])
 
     lines = read_table(engine, "order_lines").set_index(["source", "order_id", "line_no"]).sort_index()
     l1, l2, l3 = lines.loc[("orders", "A1001", 1)], lines.loc[("orders", "A1001", 2)], lines.loc[("orders", "A1003", 1)]
@@ -197,6 +214,7 @@ def test_every_kind_loads_exactly_from_its_own_headers(engine, tmp_path, fmt):
     assert s1["ordered_at"] == datetime(2026, 11, 10, 6, 5)  # day first, Shanghai -> UTC
     assert (s1["customer_id"], s1["member_id"]) == ("C9", "M2")  # territory Germany
     assert (s2["gross_minor"], s2["customer_id"], s2["member_id"]) == (123456, None, None)
+    assert s1["shipped_at"] == datetime(2026, 11, 10, 16, 0) and pd_isna(s2["shipped_at"])  # S1: its first line shipped
     assert ("shop", "R-S1") not in orders.index
     assert lines.loc[("shop", "S1")].index.tolist() == [1, 2]
     assert customers.loc["C9", ["name", "country", "source"]].tolist() == ["Müller KG", "Germany", "shop"]
@@ -225,6 +243,12 @@ def test_every_kind_loads_exactly_from_its_own_headers(engine, tmp_path, fmt):
     scores = read_table(engine, "evaluation_scores").set_index("member_id").sort_index()
     assert scores["period"].tolist() == ["2026-10", "2026-10"]
     assert scores["score"].tolist() == [Decimal("4.5"), Decimal("3.75")]
+
+    costs = read_table(engine, "product_costs").sort_values(["sku", "effective_from"])
+    assert costs[["sku", "currency", "unit_cost", "source"]].values.tolist() == [
+        ["SKU-2", "CNY", Decimal("30.5"), "product_costs"], ["SKU-2", "CNY", Decimal("32.125"), "product_costs"],
+        ["SKU-A", "EUR", Decimal("4.10"), "product_costs"]]
+    assert costs["effective_from"].dt.date.tolist() == [date(2026, 11, 1), date(2026, 11, 11), date(2026, 10, 1)]
 
     inquiries = read_table(engine, "inquiries").set_index("inquiry_id").sort_index()
     assert inquiries.loc["Q1", "first_reply_at"] == datetime(2026, 11, 10, 7, 30)
@@ -377,3 +401,47 @@ def test_order_lines_take_their_orders_currency_and_number_themselves(sqlite_eng
     lines = read_table(sqlite_engine, "order_lines").set_index(["source", "order_id", "line_no"])
     assert lines.loc[("orders", "A1002", 1), "gross_minor"] == 25  # 0.25 USD
     assert lines.loc[("orders", "A1002", 2), "gross_minor"] == 99999  # the order's 2nd line in file order
+
+
+def test_a_cost_sheet_rejects_unknown_currencies_negative_costs_and_conflicting_rows(engine, tmp_path):
+    rows = [
+        ["SKU", "Effective From", "Currency", "Unit Cost"],
+        ["GP-1", "2026-11-01", "CNY", "100"],
+        ["GP-1", "2026-11-01", "CNY", "100"],  # the same row twice: loads once
+        ["GP-2", "2026-11-01", "RMB", "50"],  # not an ISO code
+        ["GP-3", "2026-11-01", "CNY", "-5"],
+        ["GP-4", "2026-11-01", "CNY", "7"],
+        ["GP-4", "2026-11-01", "CNY", "8"],  # two costs for one SKU and day
+        ["GP-4", "2026-12-01", "CNY", "0"],  # free from December: a zero cost is a cost
+    ]
+    path = write_table(tmp_path / "costs.csv", rows)
+    source = SpreadsheetSource(name="costs", kind="product_costs", path=str(path),
+                               columns=dict(sku="SKU", effective_from="Effective From", currency="Currency",
+                                            unit_cost="Unit Cost"))
+    batch, summary = ingest(engine, source, path, Settings())
+    assert (summary.rows_read, summary.rows_loaded, summary.rows_rejected) == (7, 3, 4)
+    errors = batch.rejects["error"].tolist()
+    assert errors[:2] == ["costs.csv, line 4, column Currency: unknown currency 'RMB' (not one of the currencies in yeji.yaml)",
+                          "costs.csv, line 5, column Unit Cost: a unit cost cannot be negative, got -5"]
+    assert errors[2].startswith("costs.csv, line 6, column SKU: the same sku / effective_from 'GP-4 / 2026-11-01'"
+                                " appears in line 7 with different content")
+    assert errors[3].startswith("costs.csv, line 7, column SKU: the same sku / effective_from")
+    costs = read_table(engine, "product_costs").sort_values(["sku", "effective_from"])
+    assert costs[["sku", "unit_cost"]].values.tolist() == [["GP-1", Decimal(100)], ["GP-4", Decimal(0)]]
+    assert list_rejects(engine, "costs")["row_number"].tolist() == [4, 5, 6, 7]
+
+
+def test_a_shipment_dated_before_its_order_is_rejected(sqlite_engine, tmp_path):
+    rows = [["单号", "下单时间", "金额", "发货日期"],
+            ["B1", "2026-11-10 15:00", "10", "2026-11-10"],  # the same local day: fine
+            ["B2", "2026-11-10 15:00", "10", "2026-11-09 23:00"]]
+    path = write_table(tmp_path / "b2b.xlsx", rows)
+    source = SpreadsheetSource(name="b2b", kind="orders", path=str(path),
+                               columns=dict(order_id="单号", ordered_at="下单时间", gross="金额", shipped_at="发货日期"),
+                               defaults=dict(currency="USD", platform="b2b", store="Trade"))
+    batch, summary = ingest(sqlite_engine, source, path, Settings())
+    assert (summary.rows_loaded, summary.rows_rejected) == (1, 1)
+    assert batch.rejects["error"].tolist() == [
+        "b2b.xlsx, sheet Sheet1, row 3, column 发货日期: shipped before the order was placed (ship date earlier than"
+        " the order date)"]
+    assert read_table(sqlite_engine, "orders").loc[0, "shipped_at"] == datetime(2026, 11, 9, 16, 0)

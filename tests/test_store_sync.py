@@ -130,7 +130,8 @@ def test_a_sync_cut_off_mid_window_resumes_where_it_stopped(members, monkeypatch
     assert second["ok"], second
     assert second["rows_read"] == 400 and second["by_table"]["orders"] == {"inserted": 400, "updated": 0, "unchanged": 0}
     assert len(read_table(engine, "orders")) == 700
-    assert read_state(engine, "shop", "orders").cursor == datetime(2026, 2, 28, 23, 55)
+    assert second["streams"]["orders"]["window"] == "[2000-01-01T00:00:00Z, 2026-02-28T23:55:00Z)"  # the saved window first
+    assert read_state(engine, "shop", "orders").cursor == datetime(2026, 3, 1, 23, 55)  # then on to the new now - lag
 
 
 def test_bad_records_become_rejects_and_the_rest_loads(members, monkeypatch):
@@ -263,6 +264,31 @@ def test_amazon_search_orders_and_finances_published_payloads(members, shared_fi
     assert set(fees.loc[fees.fee_type == "FixedClosingFee", "amount_minor"]) == {-2537}  # 25.37 exactly, as Amazon signs it
     assert fees.loc[fees.fee_type == "Commission", "amount_minor"].tolist() == [-750]  # a fee given back
     assert [r for r in sim.requests if r[1] == "/auth/o2/token"] and summary["streams"]["finances"]["records"] >= 4
+
+
+def test_amazon_search_orders_pages_with_the_published_parameters(members, shared_fixtures, monkeypatch):
+    """The request as orders_2026-01-01.json documents it: lastUpdatedAfter/Before (never createdAfter
+    with them), marketplaceIds, includedData for every dataset the parser reads, paginationToken from
+    pagination.nextToken with the same filters repeated. The sim refuses anything else with a 400."""
+    engine = members
+    _amazon_env(monkeypatch)
+    published = _fixture(shared_fixtures, "amazon/orders-2026-01-01-searchOrders.json")["orders"][0]
+    orders = [copy.deepcopy(published) | {"orderId": f"123-0000000-000000{i}", "lastUpdatedTime": f"2025-01-0{i + 1}T08:00:00Z"}
+              for i in range(5)]
+    clock = FakeClock()
+    sim = AmazonSim(search_orders=orders, clock=clock)
+    with serve(sim) as url:
+        summary = _sync(_amazon_settings(url, finances="none", attribute_by=["territory"]), engine, clock)
+    assert summary["ok"], summary
+    searches = [query for _, path, query in sim.requests if path == "/orders/2026-01-01/orders"]
+    assert len(searches) == 3 and [q.get("paginationToken") for q in searches] == [None, "t1", "t2"]  # 2 per page
+    first = searches[0]
+    assert first["marketplaceIds"] == "ATVPDKIKX0DER" and "createdAfter" not in first
+    assert set(first["includedData"].split(",")) >= {"BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT"}
+    assert all({k: v for k, v in q.items() if k != "paginationToken"} == first for q in searches)
+    got = read_table(engine, "orders").set_index("order_id")
+    assert len(got) == 5 and set(got["tax_minor"]) == {2} and set(got["customer_id"]) == {"amz:buyer-email@marketplace.amazon.com"}
+    assert set(got["member_id"]) == {"lina"}  # recipient.deliveryAddress.countryCode US -> territory
 
 
 def test_amazon_v0_orders_items_and_transactions(members, shared_fixtures, monkeypatch):

@@ -104,3 +104,71 @@ def test_facts_are_prepared_once_per_sales_data():
     data = sales_data(orders=[order("A1", "2026-11-02 03:00", 100_00)])
     assert sales_facts(data) is sales_facts(data)
     assert sales_facts(sales_data()) is not sales_facts(data)
+
+
+# ----------------------------------------------------------------------------- the SKU cost sheet
+
+
+def cost(sku: str, effective_from: str, unit_cost: str, currency: str = "CNY") -> dict:
+    return dict(sku=sku, effective_from=effective_from, unit_cost=unit_cost, currency=currency)
+
+
+COSTS = [cost("GP-1", "2026-10-01", "300"), cost("GP-1", "2026-11-11", "320.5"), cost("GP-2", "2026-10-01", "0.333", "EUR")]
+
+
+def test_lines_without_a_cost_take_the_sheet_cost_in_force_on_the_orders_local_day():
+    data = sales_data(
+        orders=[order("A1", "2026-11-10 15:59", 100_00, currency="USD"),  # 23:59 in Shanghai: the 10th
+                order("A2", "2026-11-10 16:00", 100_00, currency="USD"),  # 00:00 on the 11th: the new cost
+                order("A3", "2026-09-30 03:00", 100_00, currency="USD")],  # before the sheet's first row
+        order_lines=[line("A1", 1, None, sku="GP-1", quantity="2"), line("A2", 1, None, sku="GP-1", quantity="2"),
+                     line("A3", 1, None, sku="GP-1", quantity="2")],
+        product_costs=COSTS, fx_rates=RATES + [fx("2026-09-01", "USD", "CNY", "7.1")],
+    )
+    got = order_facts(data).set_index("order_id")
+    assert got.loc["A1", "cost_minor"] == 600_00 and got.loc["A2", "cost_minor"] == 641_00  # CNY sheet, CNY team: as is
+    assert got.loc["A1", "gross_profit_minor"] == 710_00 - 600_00
+    assert got.loc[["A1", "A2"], "cost_known"].tolist() == [True, True]
+    assert not got.loc["A3", "cost_known"] and got.loc["A3", "cost_minor"] is pd.NA
+    assert got.loc["A3", "gross_profit_minor"] is pd.NA  # unknown, never zero
+
+
+def test_a_platform_cost_is_kept_and_every_line_needs_a_cost():
+    data = sales_data(
+        orders=[order("A1", "2026-11-12 03:00", 100_00, currency="USD"), order("A2", "2026-11-12 03:00", 100_00, currency="USD")],
+        order_lines=[line("A1", 1, 10_00, sku="GP-1", quantity="1", unit_cost="10"),  # Shopify's own cost (USD)
+                     line("A1", 2, None, sku="GP-1", quantity="1"),
+                     line("A2", 1, None, sku="GP-1", quantity="1"), line("A2", 2, None, sku="NOT-IN-SHEET", quantity="1")],
+        product_costs=COSTS, fx_rates=RATES,
+    )
+    got = order_facts(data).set_index("order_id")
+    assert got.loc["A1", "cost_minor"] == 72_00 + 320_50  # 10.00 USD x 7.2, plus the sheet's CNY cost of line 2
+    assert got.loc["A1", "cost_known"] and not got.loc["A2", "cost_known"]
+    assert got.loc["A2", "cost_minor"] is pd.NA
+
+
+def test_a_foreign_currency_cost_is_summed_per_order_then_converted_once_exactly():
+    rates = RATES + [fx("2026-11-01", "EUR", "CNY", "7.777777")]
+    data = sales_data(
+        orders=[order("A1", "2026-11-12 03:00", 100_00, currency="EUR"), order("G1", "2026-11-12 03:00", 100_00)],
+        order_lines=[line("A1", 1, None, sku="GP-2", quantity="3"), line("A1", 2, None, sku="GP-2", quantity="1.5")],
+        product_costs=COSTS, fx_rates=rates,
+    )
+    got = order_facts(data).set_index("order_id")
+    # lines: 3 x 0.333 = 0.999 -> 1.00 EUR, 1.5 x 0.333 = 0.4995 -> 0.50 EUR (each rounded like a platform line);
+    # 1.50 EUR x 7.777777 = 11.6666655 -> 11.67 CNY, converted once for the order
+    assert got.loc["A1", "cost_minor"] == 11_67
+    assert not got.loc["G1", "cost_known"]  # no lines at all: cost unknown
+
+
+def test_order_facts_say_where_the_rate_came_from_and_when_the_order_shipped():
+    data = sales_data(
+        orders=[order("A1", "2026-11-12 03:00", 100_00, currency="EUR", shipped_at="2026-11-14 20:00"),
+                order("A2", "2026-11-12 03:00", 100_00, currency="USD")],
+        fx_rates=[fx("2026-11-01", "EUR", "USD", "1.1"), fx("2026-11-01", "USD", "CNY", "7.1")],
+    )
+    got = order_facts(data).set_index("order_id")
+    assert got.loc["A1", "fx_rate"] == Decimal("7.81") and got.loc["A1", "revenue_minor"] == 781_00
+    assert got.loc["A1", "fx_basis"] == "via USD: EUR->USD 2026-11-01 x USD->CNY 2026-11-01"
+    assert got.loc["A2", "fx_basis"] == "USD->CNY 2026-11-01"
+    assert got.loc["A1", "shipped_at"] == pd.Timestamp("2026-11-14 20:00") and pd.isna(got.loc["A2", "shipped_at"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -85,3 +85,97 @@ def test_previous_order_days_are_the_latest_earlier_day_per_customer():
     got = pd.Series(previous_order_days(customers, days, counted))
     expected = pd.Series(pd.to_datetime(["2026-11-01", None, "2026-11-01", None, None, None]))
     pd.testing.assert_series_equal(got, expected, check_names=False)
+
+
+# ----------------------------------------------------------------------------- inverse and cross rates
+
+TWELVE = Decimal("1e-12")
+
+
+def _rates(*rows) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "rate_date": pd.to_datetime([r[0] for r in rows]),
+            "from_currency": [r[1] for r in rows],
+            "to_currency": [r[2] for r in rows],
+            "rate": [Decimal(r[3]) for r in rows],
+        }
+    )
+
+
+def _one(currency: str, day: str, rates: pd.DataFrame, to: str = "CNY", **kw) -> tuple[Decimal, str]:
+    got = attach_rates(pd.DataFrame({"day": pd.to_datetime([day]), "cur": [currency]}), rates, "day", "cur", to, **kw)
+    return got["fx_rate"].iloc[0], got["fx_basis"].iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("opposite", "expected"),
+    [
+        ("0.140845", "7.100003550002"),  # 7.1000035500017750... -> 12 places, half away from zero
+        ("3", "0.333333333333"),
+        ("1.5", "0.666666666667"),  # ...6666 -> ...667
+        ("0.125", "8"),
+    ],
+)
+def test_an_inverse_rate_is_one_over_the_opposite_row_rounded_once_to_12_places(opposite, expected):
+    rate, basis = _one("USD", "2026-11-05", _rates(("2026-11-01", "CNY", "USD", opposite)))
+    assert rate == Decimal(expected)
+    assert rate == (1 / Decimal(opposite)).quantize(TWELVE, rounding=ROUND_HALF_UP)
+    assert basis == "1/(CNY->USD 2026-11-01)"
+
+
+def test_a_cross_rate_goes_through_the_pivot_and_is_rounded_once():
+    rates = _rates(("2026-11-01", "EUR", "USD", "1.0853"), ("2026-11-02", "USD", "CNY", "7.123456789012"))
+    rate, basis = _one("EUR", "2026-11-03", rates)
+    exact = Decimal("1.0853") * Decimal("7.123456789012")  # 7.7310876531147236: 16 places
+    assert rate == exact.quantize(TWELVE, rounding=ROUND_HALF_UP) == Decimal("7.731087653115")
+    assert basis == "via USD: EUR->USD 2026-11-01 x USD->CNY 2026-11-02"
+    # both legs must be in force: on 11-01 the USD->CNY leg is not
+    with pytest.raises(ValueError, match=r"no FX rate EUR->CNY on or before 2026-11-01 .*none through USD"):
+        _one("EUR", "2026-11-01", rates)
+    # an inverse leg is exact until the single rounding: 1/0.5 x 0.000000000001 = 0.000000000002
+    half = _rates(("2026-11-01", "USD", "GBP", "0.5"), ("2026-11-01", "USD", "CNY", "0.000000000001"))
+    assert _one("GBP", "2026-11-01", half) == (Decimal("0.000000000002"), "via USD: 1/(USD->GBP 2026-11-01) x USD->CNY 2026-11-01")
+    rounded_half_up = _rates(("2026-11-01", "GBP", "USD", "0.5"), ("2026-11-01", "USD", "CNY", "0.000000000001"))
+    assert _one("GBP", "2026-11-01", rounded_half_up)[0] == Decimal("0.000000000001")  # 5e-13 -> 1e-12
+
+
+def test_the_pivot_is_a_setting_and_legs_may_both_be_inverses():
+    ecb = _rates(("2026-11-02", "EUR", "USD", "1.08"), ("2026-11-02", "EUR", "CNY", "7.7"))  # a EUR-based rate table
+    rate, basis = _one("USD", "2026-11-02", ecb, pivot="EUR")
+    assert rate == (Decimal("7.7") / Decimal("1.08")).quantize(TWELVE, rounding=ROUND_HALF_UP)
+    assert basis == "via EUR: 1/(EUR->USD 2026-11-02) x EUR->CNY 2026-11-02"
+    with pytest.raises(ValueError, match=r"none direct, none CNY->USD to invert; load"):
+        _one("USD", "2026-11-02", ecb)  # the default pivot, USD, cannot bridge USD->CNY: the message says no pivot
+    both = _rates(("2026-11-02", "USD", "GBP", "0.8"), ("2026-11-02", "CNY", "USD", "0.14"))
+    assert _one("GBP", "2026-11-02", both)[0] == (1 / (Decimal("0.8") * Decimal("0.14"))).quantize(TWELVE, rounding=ROUND_HALF_UP)
+
+
+def test_a_direct_rate_is_preferred_on_its_date_and_the_latest_rate_date_wins():
+    rates = _rates(
+        ("2026-11-02", "USD", "CNY", "7.1"), ("2026-11-02", "CNY", "USD", "0.15"),  # inconsistent on purpose
+        ("2026-11-02", "EUR", "CNY", "7.7"), ("2026-11-02", "EUR", "USD", "2"),
+    )
+    assert _one("USD", "2026-11-02", rates) == (Decimal("7.1"), "USD->CNY 2026-11-02")
+    assert _one("EUR", "2026-11-02", rates) == (Decimal("7.7"), "EUR->CNY 2026-11-02")  # not 2 x 7.1
+    # a newer opposite row is newer information: from its date on it is used, inverted
+    newer = pd.concat([rates, _rates(("2026-11-04", "CNY", "USD", "0.125"))], ignore_index=True)
+    assert _one("USD", "2026-11-03", newer)[0] == Decimal("7.1")
+    assert _one("USD", "2026-11-04", newer) == (Decimal(8), "1/(CNY->USD 2026-11-04)")
+
+
+def test_amounts_convert_exactly_at_a_derived_rate_and_missing_rates_still_fail_before_converting():
+    rates = _rates(("2026-11-01", "EUR", "USD", "1.0853"), ("2026-11-01", "USD", "CNY", "7.123456789012"))
+    frame = pd.DataFrame({"day": pd.to_datetime(["2026-11-02", "2026-11-02", "2026-11-02"]), "currency": ["EUR", "USD", "CNY"],
+                          "target": ["CNY", "CNY", "CNY"], "amount": pd.array([123_456_789_01, 100_00, 5], dtype="Int64")})
+    got = converted_to_base(frame, {"base": "amount"}, "day", "currency", rates, target_column="target")
+    cross = (Decimal("1.0853") * Decimal("7.123456789012")).quantize(TWELVE, rounding=ROUND_HALF_UP)
+    expected = (Decimal("123456789.01") * cross).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP).scaleb(2)
+    assert got["base"].tolist() == [int(expected), 712_35, 5]
+    assert got["fx_rate"].tolist() == [cross, Decimal("7.123456789012"), Decimal(1)]
+    assert got["fx_basis"].tolist()[:2] == ["via USD: EUR->USD 2026-11-01 x USD->CNY 2026-11-01", "USD->CNY 2026-11-01"]
+    assert got["fx_basis"].iloc[2] is None
+    with pytest.raises(ValueError, match=r"no FX rate GBP->CNY on or before 2026-11-02 \(1 row\(s\) affected\): none direct,"
+                                         r" none CNY->GBP to invert, none through USD"):
+        converted_to_base(frame.assign(currency=["EUR", "GBP", "CNY"]), {"base": "amount"}, "day", "currency", rates,
+                          target_column="target")

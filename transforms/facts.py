@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
-from transforms.money import attach_rates, convert_minor
+from transforms.money import DEFAULT_PIVOT, attach_rates, convert_minor, round_to_minor
 from transforms.periods import Period, in_period, local_dates
 from transforms.schema import SalesData, require_columns
 
@@ -38,6 +39,8 @@ ORDER_FACTS = (
     "source", "order_id", "platform", "store", "ordered_at", "order_day", "customer_id", "member_id",
     "team_id", "attributed", "country", "payment_terms", "prepaid", "status", "cancelled",
     "order_currency", "fx_rate", "currency",
+    "fx_basis",  # where fx_rate comes from: a direct row, an inverse, or a cross rate (None: same currency)
+    "shipped_at",  # first shipment (naive UTC), NaT while not shipped or not known
     "revenue_original_minor",  # gross - discount in the order's currency
     "total_original_minor",  # revenue + tax + shipping in the order's currency
     "revenue_minor", "tax_minor", "shipping_minor", "total_minor",  # base currency
@@ -49,12 +52,12 @@ ORDER_FACTS = (
 REFUND_FACTS = (
     "source", "refund_id", "order_source", "order_id", "kind", "refunded_at", "refund_day", "member_id",
     "team_id", "attributed", "customer_id", "country", "platform", "order_cancelled", "counted",
-    "original_currency", "amount_original_minor", "fx_rate", "currency", "amount_minor",
+    "original_currency", "amount_original_minor", "fx_rate", "fx_basis", "currency", "amount_minor",
 )
 COLLECTION_FACTS = (
     "source", "collection_id", "order_source", "order_id", "stage", "received_at", "received_day",
     "member_id", "team_id", "attributed", "matched", "original_currency", "amount_original_minor",
-    "fx_rate", "currency", "amount_minor",
+    "fx_rate", "fx_basis", "currency", "amount_minor",
 )
 INQUIRY_FACTS = (
     "source", "inquiry_id", "received_at", "received_day", "member_id", "team_id", "customer_id", "country",
@@ -156,19 +159,21 @@ def converted_to_base(
     currency_column: str,
     fx_rates: pd.DataFrame,
     target_column: str = "currency",
+    pivot: str = DEFAULT_PIVOT,
 ) -> pd.DataFrame:
-    """``frame`` (with a fresh RangeIndex) plus ``fx_rate`` and, for each ``{output: input}`` in
-    ``amounts``, the input minor units converted from ``currency_column`` into each row's
-    ``target_column`` currency at the rate of ``date_column``. Inputs with <NA> stay <NA>
-    (``Int64``); others are ``int64``."""
-    fx_rate, converted = convert_arrays(
+    """``frame`` (with a fresh RangeIndex) plus ``fx_rate``, ``fx_basis`` and, for each
+    ``{output: input}`` in ``amounts``, the input minor units converted from ``currency_column``
+    into each row's ``target_column`` currency at the rate of ``date_column`` (cross rates
+    through ``pivot``). Inputs with <NA> stay <NA> (``Int64``); others are ``int64``."""
+    fx_rate, fx_basis, converted = _convert(
         frame[date_column].to_numpy(),
         frame[currency_column].to_numpy(dtype=object),
         frame[target_column].to_numpy(dtype=object),
         {name: frame[col].array for name, col in amounts.items()},
         fx_rates,
+        pivot,
     )
-    return frame.reset_index(drop=True).assign(fx_rate=fx_rate, **converted)
+    return frame.reset_index(drop=True).assign(fx_rate=fx_rate, fx_basis=fx_basis, **converted)
 
 
 def convert_arrays(
@@ -177,6 +182,7 @@ def convert_arrays(
     targets: np.ndarray,
     amounts: dict[str, object],
     fx_rates: pd.DataFrame,
+    pivot: str = DEFAULT_PIVOT,
 ) -> tuple[pd.Series, dict[str, object]]:
     """Convert several minor-unit arrays row by row from ``currencies`` into ``targets`` at
     the rate of ``days``: one :func:`attach_rates` and one :func:`convert_minor` per distinct
@@ -184,8 +190,16 @@ def convert_arrays(
     their amount (rate 1). Returns the ``fx_rate`` Series (Decimal) and the converted arrays
     (``int64``, or ``Int64`` with <NA> where the input was missing).
     """
+    fx_rate, _, out = _convert(days, currencies, targets, amounts, fx_rates, pivot)
+    return fx_rate, out
+
+
+def _convert(days, currencies, targets, amounts: dict[str, object], fx_rates: pd.DataFrame,
+             pivot: str) -> tuple[pd.Series, pd.Series, dict[str, object]]:
+    """:func:`convert_arrays`, also returning each row's ``fx_basis`` (how its rate was found)."""
     n = len(days)
     fx_rate = np.empty(n, dtype=object)
+    fx_basis = np.full(n, None, dtype=object)
     known = {name: ~np.asarray(pd.isna(values), dtype=bool) for name, values in amounts.items()}
     ints = {name: pd.array(values, dtype="Int64").to_numpy(dtype="int64", na_value=0) for name, values in amounts.items()}
     results = {name: values.copy() for name, values in ints.items()}
@@ -195,8 +209,10 @@ def convert_arrays(
     for k, target in enumerate(uniques):
         positions = np.flatnonzero(codes == k) if len(uniques) > 1 else np.arange(n)
         part = pd.DataFrame({"day": days[positions], "currency": currencies[positions]})
-        rates = attach_rates(part, fx_rates, "day", "currency", target)["fx_rate"].to_numpy()
+        attached = attach_rates(part, fx_rates, "day", "currency", target, pivot)
+        rates = attached["fx_rate"].to_numpy()
         fx_rate[positions] = rates
+        fx_basis[positions] = attached["fx_basis"].to_numpy(dtype=object)
         foreign = (part["currency"] != target).to_numpy()
         for name in amounts:
             selected = np.flatnonzero(foreign & known[name][positions])
@@ -216,7 +232,7 @@ def convert_arrays(
         else:
             out[name] = pd.array(results[name], dtype="Int64")
             out[name][~known[name]] = pd.NA
-    return pd.Series(fx_rate, dtype=object), out
+    return pd.Series(fx_rate, dtype=object), pd.Series(fx_basis, dtype=object), out
 
 
 def _normalized(values: pd.Series, missing: str) -> np.ndarray:
@@ -246,16 +262,18 @@ def _minor(series: pd.Series) -> np.ndarray:
 # ----------------------------------------------------------------------------- orders
 
 
-def order_costs(order_lines: pd.DataFrame) -> pd.DataFrame:
-    """Per (source, order_id): ``cost_original_minor`` = sum of line costs when every line has
-    one, else <NA>; ``cost_known`` says which."""
+def order_costs(order_lines: pd.DataFrame, sheet_costed: np.ndarray | None = None) -> pd.DataFrame:
+    """Per (source, order_id): ``cost_original_minor`` = sum of the lines' own costs (in the
+    order's currency) when every line has a cost - its own, or (``sheet_costed``, positional)
+    one from the cost sheet, added separately - else <NA>; ``cost_known`` says which."""
     require_columns(order_lines, ("source", "order_id", "cost_minor"), "order_lines")
     cost = order_lines["cost_minor"].astype("Int64")
+    own = cost.notna().to_numpy()
     lines = pd.DataFrame(
         {
             "source": order_lines["source"].to_numpy(dtype=object),
             "order_id": order_lines["order_id"].to_numpy(dtype=object),
-            "has_cost": cost.notna().to_numpy(),
+            "has_cost": own if sheet_costed is None else own | sheet_costed,
             "cost": cost.to_numpy(dtype="int64", na_value=0),
         }
     )
@@ -268,18 +286,92 @@ def order_costs(order_lines: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"cost_known": known.to_numpy(), "cost_original_minor": cost}, index=grouped.index).reset_index()
 
 
+def sheet_line_costs(order_lines: pd.DataFrame, product_costs: pd.DataFrame | None, orders: pd.DataFrame) -> pd.DataFrame:
+    """For each order line (positionally) with no unit cost of its own: the cost of its SKU on
+    the cost sheet in force on its order's local day (the row with the latest
+    ``effective_from`` on or before that day), ``quantity x unit_cost`` in minor units of the
+    sheet's currency (``sheet_cost_minor``, ``Int64``; ``sheet_currency``), rounded half away
+    from zero like a platform's line cost. <NA> where the line has its own cost, no SKU, no
+    known order, or no sheet row on or before the day. ``orders``: source, order_id, order_day.
+
+    SKUs match exactly (the sheet and the store spell them the same). One ``merge_asof`` for
+    all lines; the products are computed once per distinct (quantity, cost, currency).
+    """
+    n = len(order_lines)
+    cost = np.full(n, None, dtype=object)
+    currency = np.full(n, None, dtype=object)
+    if product_costs is None or product_costs.empty or not n:
+        return pd.DataFrame({"sheet_cost_minor": pd.array(cost, dtype="Int64"), "sheet_currency": currency})
+    require_columns(product_costs, ("sku", "effective_from", "currency", "unit_cost"), "product_costs")
+    index = pd.MultiIndex.from_arrays([orders["source"].to_numpy(dtype=object), orders["order_id"].to_numpy(dtype=object)])
+    pos = index.get_indexer(pd.MultiIndex.from_arrays(
+        [order_lines["source"].to_numpy(dtype=object), order_lines["order_id"].to_numpy(dtype=object)]))
+    skus = order_lines["sku"].to_numpy(dtype=object)
+    wanted = np.flatnonzero(order_lines["cost_minor"].isna().to_numpy() & pd.notna(skus) & (pos >= 0))
+    if not len(wanted):
+        return pd.DataFrame({"sheet_cost_minor": pd.array(cost, dtype="Int64"), "sheet_currency": currency})
+    left = pd.DataFrame({
+        "sku": skus[wanted],
+        "_day": pd.to_datetime(orders["order_day"].to_numpy()[pos[wanted]]).astype("datetime64[ns]"),
+        "_row": wanted,
+    }).sort_values("_day", kind="stable")
+    sheet = pd.DataFrame({
+        "sku": product_costs["sku"].to_numpy(dtype=object),
+        "effective_from": pd.to_datetime(product_costs["effective_from"]).astype("datetime64[ns]").dt.normalize().to_numpy(),
+        "currency": product_costs["currency"].to_numpy(dtype=object),
+        "unit_cost": product_costs["unit_cost"].to_numpy(dtype=object),
+    }).sort_values("effective_from", kind="stable")
+    found = pd.merge_asof(left, sheet, left_on="_day", right_on="effective_from", by="sku", direction="backward")
+    found = found[found["unit_cost"].notna()]
+    rows = found["_row"].to_numpy()
+    quantities = order_lines["quantity"].to_numpy(dtype=object)[rows]
+    triples = pd.Series(list(zip(quantities, found["unit_cost"].to_numpy(dtype=object), found["currency"].to_numpy(dtype=object))),
+                        dtype=object)
+    codes, uniques = pd.factorize(triples, sort=False)
+    minor = np.array([round_to_minor(Decimal(q) * Decimal(c), cur) for q, c, cur in uniques] + [None], dtype=object)
+    cost[rows] = minor[codes]
+    currency[rows] = found["currency"].to_numpy(dtype=object)
+    return pd.DataFrame({"sheet_cost_minor": pd.array(cost, dtype="Int64"), "sheet_currency": currency})
+
+
+def _sheet_costs_in_base(sheet: pd.DataFrame, order_lines: pd.DataFrame, keys: pd.DataFrame, order_day: np.ndarray,
+                         targets: np.ndarray, fx_rates: pd.DataFrame, pivot: str) -> np.ndarray:
+    """Per order (rows of ``keys``): its lines' cost-sheet costs in the order's target (base)
+    currency, summed per sheet currency first and converted once at the rate of the order's
+    day (a CNY cost sheet and a CNY team convert nothing); 0 for an order with none."""
+    out = np.zeros(len(keys), dtype="int64")
+    has = sheet["sheet_cost_minor"].notna().to_numpy()
+    if not has.any():
+        return out
+    index = pd.MultiIndex.from_frame(keys[["source", "order_id"]].astype(object))
+    pos = index.get_indexer(pd.MultiIndex.from_arrays(
+        [order_lines["source"].to_numpy(dtype=object)[has], order_lines["order_id"].to_numpy(dtype=object)[has]]))
+    parts = pd.DataFrame({
+        "pos": pos, "currency": sheet["sheet_currency"].to_numpy(dtype=object)[has],
+        "cost": sheet["sheet_cost_minor"].to_numpy(dtype="int64", na_value=0)[has],
+    }).groupby(["pos", "currency"], sort=False)["cost"].sum().reset_index()
+    at = parts["pos"].to_numpy()
+    _, _, converted = _convert(order_day[at], parts["currency"].to_numpy(dtype=object), targets[at],
+                               {"cost": pd.array(parts["cost"].to_numpy("int64"), dtype="Int64")}, fx_rates, pivot)
+    np.add.at(out, at, np.asarray(converted["cost"], dtype="int64"))
+    return out
+
+
 def order_facts(data: SalesData, roster: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per order (columns :data:`ORDER_FACTS`), cancelled orders included but flagged.
 
     Revenue is gross - discount (tax and shipping excluded), converted at the rate of the
     order's local day; so are tax, shipping and the total. Cost is known only when every
-    line of the order has a cost (line costs are in the order's currency). Customer history
+    line of the order has a cost: its own (platform or spreadsheet ``unit_cost``, in the
+    order's currency), else its SKU's on the cost sheet (``data.product_costs``, see
+    :func:`sheet_line_costs`); a line with its own cost keeps it. Customer history
     (``previous_order_day``, ``new_customer_order``) ignores cancelled orders and orders
     with no customer.
     """
     require_columns(data.orders, (
         "source", "order_id", "platform", "store", "ordered_at", "customer_id", "member_id", "country",
         "currency", "gross_minor", "discount_minor", "tax_minor", "shipping_minor", "payment_terms", "status",
+        "shipped_at",
     ), "orders")
     roster = member_roster(data) if roster is None else roster
     o = data.orders
@@ -291,23 +383,30 @@ def order_facts(data: SalesData, roster: pd.DataFrame | None = None) -> pd.DataF
     member_ids = pd.Series(o["member_id"].to_numpy(dtype=object))
     attribution = _attribution(member_ids, roster, data.default_currency)
     keys = pd.DataFrame({"source": o["source"].to_numpy(dtype=object), "order_id": o["order_id"].to_numpy(dtype=object)})
+    order_day = local_dates(pd.Series(o["ordered_at"].to_numpy()), data.timezone).to_numpy()
+    targets = attribution["currency"].to_numpy(dtype=object)
+    pivot = data.fx_pivot_currency
+    sheet_base = np.zeros(len(o), dtype="int64")
     if len(data.order_lines):
-        costs = keys.merge(order_costs(data.order_lines), on=["source", "order_id"], how="left", validate="many_to_one")
+        sheet = sheet_line_costs(data.order_lines, data.product_costs, keys.assign(order_day=order_day))
+        costs = keys.merge(order_costs(data.order_lines, sheet["sheet_cost_minor"].notna().to_numpy()),
+                           on=["source", "order_id"], how="left", validate="many_to_one")
         cost_known = costs["cost_known"].eq(True).to_numpy()
         cost_original = pd.array(costs["cost_original_minor"].to_numpy(dtype=object), dtype="Int64")
+        sheet_base = _sheet_costs_in_base(sheet, data.order_lines, keys, order_day, targets, data.fx_rates, pivot)
     else:
         cost_known = np.zeros(len(o), dtype=bool)
         cost_original = pd.array([pd.NA] * len(o), dtype="Int64")
-    order_day = local_dates(pd.Series(o["ordered_at"].to_numpy()), data.timezone).to_numpy()
     order_currency = o["currency"].to_numpy(dtype=object)
     revenue_original = gross - discount
-    fx_rate, base = convert_arrays(
-        order_day, order_currency, attribution["currency"].to_numpy(dtype=object),
+    fx_rate, fx_basis, base = _convert(
+        order_day, order_currency, targets,
         {"revenue_minor": revenue_original, "tax_minor": tax, "shipping_minor": shipping, "cost_minor": cost_original},
-        data.fx_rates,
+        data.fx_rates, pivot,
     )
-    fees = order_fees(getattr(data, "fees", None), keys, order_day, attribution["currency"].to_numpy(dtype=object),
-                      data.fx_rates)
+    # the lines' own costs (order currency, converted above) plus their cost-sheet costs (converted per sheet currency)
+    cost_base = pd.array(base["cost_minor"], dtype="Int64") + pd.array(sheet_base, dtype="Int64")
+    fees = order_fees(getattr(data, "fees", None), keys, order_day, targets, data.fx_rates, pivot)
     cancelled = status == "cancelled"
     customer_ids = o["customer_id"].to_numpy(dtype=object)
     counted = ~cancelled & pd.notna(customer_ids)
@@ -332,6 +431,8 @@ def order_facts(data: SalesData, roster: pd.DataFrame | None = None) -> pd.DataF
             "cancelled": cancelled,
             "order_currency": order_currency,
             "fx_rate": fx_rate.to_numpy(),
+            "fx_basis": fx_basis.to_numpy(dtype=object),
+            "shipped_at": pd.to_datetime(o["shipped_at"]).astype("datetime64[ns]").to_numpy(),
             "currency": attribution["currency"].to_numpy(),
             "revenue_original_minor": revenue_original,
             "total_original_minor": revenue_original + tax + shipping,
@@ -340,10 +441,9 @@ def order_facts(data: SalesData, roster: pd.DataFrame | None = None) -> pd.DataF
             "shipping_minor": base["shipping_minor"],
             "total_minor": base["revenue_minor"] + base["tax_minor"] + base["shipping_minor"],
             "cost_known": cost_known,
-            "cost_minor": pd.array(base["cost_minor"], dtype="Int64"),
+            "cost_minor": cost_base,
             # revenue - cost - platform fees (shipping labels included); <NA> while any line's cost is unknown
-            "gross_profit_minor": (pd.array(base["revenue_minor"], dtype="Int64") - pd.array(base["cost_minor"], dtype="Int64")
-                                   - pd.array(fees, dtype="Int64")),
+            "gross_profit_minor": pd.array(base["revenue_minor"], dtype="Int64") - cost_base - pd.array(fees, dtype="Int64"),
             "fees_minor": fees,
             "previous_order_day": previous_day,
             "new_customer_order": counted & ~recent,
@@ -353,7 +453,7 @@ def order_facts(data: SalesData, roster: pd.DataFrame | None = None) -> pd.DataF
 
 
 def order_fees(fees: pd.DataFrame | None, keys: pd.DataFrame, order_day: np.ndarray, targets: np.ndarray,
-                fx_rates: pd.DataFrame) -> np.ndarray:
+                fx_rates: pd.DataFrame, pivot: str = DEFAULT_PIVOT) -> np.ndarray:
     """Per order (rows of ``keys``: source, order_id), the sum of its platform fees in its
     target (team base) currency, each fee converted at the rate of the order's day like the
     order's revenue and cost; 0 for an order with none. A fee's ``order_source`` defaults to
@@ -371,7 +471,7 @@ def order_fees(fees: pd.DataFrame | None, keys: pd.DataFrame, order_day: np.ndar
     rows = pos[hit]
     _, converted = convert_arrays(
         order_day[rows], fees["currency"].to_numpy(dtype=object)[hit], targets[rows],
-        {"fee_minor": pd.array(fees["amount_minor"].to_numpy()[hit], dtype="Int64")}, fx_rates)
+        {"fee_minor": pd.array(fees["amount_minor"].to_numpy()[hit], dtype="Int64")}, fx_rates, pivot)
     np.add.at(out, rows, pd.array(converted["fee_minor"], dtype="Int64").to_numpy("int64", na_value=0))
     return out
 
@@ -471,7 +571,8 @@ def refund_facts(data: SalesData, orders: pd.DataFrame | None = None, roster: pd
         }
     )
     base = pd.concat([base, _attribution(member_ids, roster, data.default_currency)], axis=1)
-    facts = converted_to_base(base, {"amount_minor": "amount_original_minor"}, "refund_day", "original_currency", data.fx_rates)
+    facts = converted_to_base(base, {"amount_minor": "amount_original_minor"}, "refund_day", "original_currency", data.fx_rates,
+                              pivot=data.fx_pivot_currency)
     return facts[list(REFUND_FACTS)]
 
 
@@ -505,7 +606,8 @@ def collection_facts(data: SalesData, orders: pd.DataFrame | None = None, roster
         }
     )
     base = pd.concat([base, _attribution(member_ids, roster, data.default_currency)], axis=1)
-    facts = converted_to_base(base, {"amount_minor": "amount_original_minor"}, "received_day", "original_currency", data.fx_rates)
+    facts = converted_to_base(base, {"amount_minor": "amount_original_minor"}, "received_day", "original_currency", data.fx_rates,
+                              pivot=data.fx_pivot_currency)
     return facts[list(COLLECTION_FACTS)]
 
 

@@ -95,15 +95,150 @@ def convert_minor(
     return pd.Series(result.astype("int64"), index=amount_minor.index)
 
 
+DEFAULT_PIVOT = "USD"  # cross rates go through this currency unless the workspace names another
+_RANKS = ("direct", "inverse", "cross")  # on one rate date, the first that exists is used
+
+
+def _rate_legs(fx: pd.DataFrame, to_currency: str, currencies) -> pd.DataFrame:
+    """Every rate from each of ``currencies`` into ``to_currency`` that the rows give without
+    a third currency: the direct rows (c->to) and the inverses of the opposite ones (to->c).
+
+    A rate is carried as an exact fraction ``num / den`` of Python ints (direct: rate x 1e12
+    over 1e12; inverse: 1e12 over rate x 1e12), so a cross rate built from two legs is
+    still exact until it is rounded once. On one date a direct rate beats an inverse one.
+    """
+    wanted = set(currencies) - {to_currency}
+    direct = fx[(fx["to_currency"] == to_currency) & fx["from_currency"].isin(wanted)]
+    inverse = fx[(fx["from_currency"] == to_currency) & fx["to_currency"].isin(wanted)]
+    inverse = inverse[inverse["scaled"].to_numpy(dtype=object) > 0]  # a zero rate has no inverse
+    days = lambda f: f["rate_date"].dt.strftime("%Y-%m-%d")  # noqa: E731
+    legs = _concat(
+        [
+            pd.DataFrame({
+                "currency": direct["from_currency"].to_numpy(dtype=object), "rate_date": direct["rate_date"].to_numpy(),
+                "num": direct["scaled"].to_numpy(dtype=object), "den": np.full(len(direct), RATE_SCALE, dtype=object),
+                "rank": 0, "rate": direct["rate"].to_numpy(dtype=object),
+                "basis": (direct["from_currency"] + "->" + to_currency + " " + days(direct)).to_numpy(dtype=object),
+            }),
+            pd.DataFrame({
+                "currency": inverse["to_currency"].to_numpy(dtype=object), "rate_date": inverse["rate_date"].to_numpy(),
+                "num": np.full(len(inverse), RATE_SCALE, dtype=object), "den": inverse["scaled"].to_numpy(dtype=object),
+                "rank": 1, "rate": np.full(len(inverse), None, dtype=object),
+                "basis": ("1/(" + to_currency + "->" + inverse["to_currency"] + " " + days(inverse) + ")").to_numpy(dtype=object),
+            }),
+        ]
+    )
+    return _best_per_date(legs)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Rate legs stacked; empty parts left out (they would blur the column types)."""
+    kept = [f for f in frames if len(f)]
+    return pd.concat(kept, ignore_index=True) if kept else frames[0].iloc[0:0]
+
+
+def _best_per_date(legs: pd.DataFrame) -> pd.DataFrame:
+    """One rate per currency and date, the lowest rank (direct, inverse, cross) first; sorted by date."""
+    legs = legs.assign(rate_date=pd.to_datetime(legs["rate_date"]).astype("datetime64[ns]"))
+    best = legs.sort_values(["currency", "rate_date", "rank"], kind="stable").drop_duplicates(["currency", "rate_date"])
+    return best.sort_values("rate_date", kind="stable").reset_index(drop=True)
+
+
+def _cross_legs(fx: pd.DataFrame, to_currency: str, currencies, pivot: str) -> pd.DataFrame:
+    """Rates c->to through ``pivot`` (c->pivot x pivot->to, each leg direct or inverse), one per
+    date on which either leg changes: the product of the two legs in force on that date."""
+    wanted = sorted(set(currencies) - {to_currency, pivot})
+    empty = pd.DataFrame(columns=["currency", "rate_date", "num", "den", "rank", "rate", "basis"])
+    if pivot == to_currency or not wanted:
+        return empty
+    first = _rate_legs(fx, pivot, wanted)  # c -> pivot
+    second = _rate_legs(fx, to_currency, [pivot])  # pivot -> to
+    if first.empty or second.empty:
+        return empty
+    grid = pd.concat(
+        [first[["currency", "rate_date"]],
+         pd.MultiIndex.from_product([first["currency"].unique(), second["rate_date"].unique()],
+                                    names=["currency", "rate_date"]).to_frame(index=False)],
+        ignore_index=True,
+    ).drop_duplicates().assign(rate_date=lambda f: pd.to_datetime(f["rate_date"]).astype("datetime64[ns]"))
+    grid = grid.sort_values("rate_date", kind="stable")
+    legs = pd.merge_asof(grid, first[["currency", "rate_date", "num", "den", "basis"]].rename(columns={"rate_date": "_d1"}),
+                         left_on="rate_date", right_on="_d1", by="currency", direction="backward")
+    legs = pd.merge_asof(legs, second[["rate_date", "num", "den", "basis"]].rename(columns={"rate_date": "_d2"}),
+                         left_on="rate_date", right_on="_d2", direction="backward", suffixes=("", "_2"))
+    legs = legs[legs["_d1"].notna() & legs["_d2"].notna()]
+    return pd.DataFrame({
+        "currency": legs["currency"].to_numpy(dtype=object), "rate_date": legs["rate_date"].to_numpy(),
+        "num": legs["num"].to_numpy(dtype=object) * legs["num_2"].to_numpy(dtype=object),
+        "den": legs["den"].to_numpy(dtype=object) * legs["den_2"].to_numpy(dtype=object),
+        "rank": 2, "rate": np.full(len(legs), None, dtype=object),
+        "basis": ("via " + pivot + ": " + legs["basis"] + " x " + legs["basis_2"]).to_numpy(dtype=object),
+    })
+
+
+def rate_table(fx_rates: pd.DataFrame, currencies, to_currency: str, pivot: str = DEFAULT_PIVOT) -> pd.DataFrame:
+    """Every rate date on which 1 unit of each of ``currencies`` has a rate into ``to_currency``:
+    columns currency, rate_date, rate (Decimal), method (direct | inverse | cross) and basis
+    (the rows it comes from, e.g. ``1/(CNY->USD 2026-11-02)`` or ``via USD: EUR->USD 2026-11-02
+    x USD->CNY 2026-11-02``), sorted by rate_date.
+
+    On one rate date a direct row wins over the inverse of the opposite row, which wins over a
+    cross rate through ``pivot``. A derived rate is exact up to one rounding, half away from
+    zero, to 12 decimal places (the precision rates are carried in, :data:`RATE_SCALE`).
+    """
+    fx = fx_rates[["rate_date", "from_currency", "to_currency", "rate"]]
+    involved = set(currencies) | {to_currency, pivot}
+    fx = fx[fx["from_currency"].isin(involved) & fx["to_currency"].isin(involved)]
+    fx = fx.assign(rate_date=pd.to_datetime(fx["rate_date"]).astype("datetime64[ns]").dt.normalize(),
+                   scaled=_scaled_distinct(fx["rate"]))
+    legs = _concat([_rate_legs(fx, to_currency, currencies), _cross_legs(fx, to_currency, currencies, pivot)])
+    best = _best_per_date(legs)
+    derived = best["rate"].isna().to_numpy()
+    rate = best["rate"].to_numpy(dtype=object).copy()
+    if derived.any():
+        num = best["num"].to_numpy(dtype=object)[derived] * RATE_SCALE
+        scaled = _div_round_half_up_by(num, best["den"].to_numpy(dtype=object)[derived])
+        rate[derived] = [_plain(Decimal(int(s)).scaleb(-12)) for s in scaled]
+    ranks = best["rank"].to_numpy(dtype=np.int64)
+    return pd.DataFrame({
+        "currency": best["currency"].to_numpy(dtype=object), "rate_date": best["rate_date"].to_numpy(),
+        "rate": rate, "method": np.array(_RANKS, dtype=object)[ranks], "basis": best["basis"].to_numpy(dtype=object),
+    })
+
+
+def _plain(value: Decimal) -> Decimal:
+    """Trailing zeros dropped, never an exponent (``8``, ``190``, ``7.100003550002``)."""
+    normal = value.normalize()
+    return normal if normal.as_tuple().exponent <= 0 else normal.quantize(Decimal(1))
+
+
+def _scaled_distinct(rates: pd.Series) -> np.ndarray:
+    """:func:`rate_to_scaled` of each distinct rate once (rates repeat per currency and day)."""
+    codes, uniques = pd.factorize(rates.to_numpy(dtype=object), sort=False)
+    if (codes < 0).any():
+        raise ValueError("an FX rate row has no rate")
+    return rate_to_scaled(pd.Series(list(uniques), dtype=object))[codes]
+
+
+def _div_round_half_up_by(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """Row by row exact division of positive Python ints, rounding half away from zero."""
+    quotient = numerator // denominator
+    remainder = numerator - quotient * denominator
+    return quotient + (2 * remainder >= denominator).astype(object)
+
+
 def attach_rates(
     frame: pd.DataFrame,
     fx_rates: pd.DataFrame,
     date_column: str,
     currency_column: str,
     to_currency: str,
+    pivot: str = DEFAULT_PIVOT,
 ) -> pd.DataFrame:
     """Add ``fx_rate`` (Decimal): the rate from each row's currency to ``to_currency`` on the
-    latest rate date on or before the row's date. Same-currency rows get rate 1.
+    latest rate date on or before the row's date, and ``fx_basis`` (text): where it comes
+    from (:func:`rate_table`: a direct row, the inverse of the opposite row, or a cross rate
+    through ``pivot``). Same-currency rows get rate 1 and no basis.
 
     ``fx_rates`` has columns rate_date, from_currency, to_currency, rate. A row with no
     rate on or before its date raises ValueError naming the currency and date: nothing
@@ -111,11 +246,11 @@ def attach_rates(
     """
     out = frame.copy()
     fx_rate = np.full(len(out), Decimal(1), dtype=object)
+    fx_basis = np.full(len(out), None, dtype=object)
     foreign = (out[currency_column] != to_currency).to_numpy()
     if not foreign.any():
-        return out.assign(fx_rate=pd.Series(fx_rate, index=out.index, dtype=object))
-    rates = fx_rates[fx_rates["to_currency"] == to_currency][["rate_date", "from_currency", "rate"]]
-    rates = rates.assign(rate_date=pd.to_datetime(rates["rate_date"]).astype("datetime64[ns]")).sort_values("rate_date")
+        return out.assign(fx_rate=pd.Series(fx_rate, index=out.index, dtype=object),
+                          fx_basis=pd.Series(fx_basis, index=out.index, dtype=object))
     # Positions, not labels: the caller's index need not be unique.
     left = (
         pd.DataFrame(
@@ -131,20 +266,29 @@ def attach_rates(
     if left["_day"].isna().any():
         first = left[left["_day"].isna()].iloc[0]
         raise ValueError(f"no date to look up the FX rate {first[currency_column]}->{to_currency} for some rows")
+    rates = rate_table(fx_rates, left[currency_column].unique(), to_currency, pivot)
+    # merge positions into the (small) rate table, not its object columns: far less to copy per row
     merged = pd.merge_asof(
         left,
-        rates.rename(columns={"from_currency": currency_column}),
+        pd.DataFrame({currency_column: rates["currency"].to_numpy(dtype=object), "rate_date": rates["rate_date"].to_numpy(),
+                      "_rate_row": np.arange(len(rates), dtype=np.float64)}),
         left_on="_day",
         right_on="rate_date",
         by=currency_column,
         direction="backward",
     )
-    missing = merged[merged["rate"].isna()]
+    missing = merged[merged["_rate_row"].isna()]
     if not missing.empty:
         first = missing.iloc[0]
+        currency = first[currency_column]
+        through = f", none through {pivot}" if pivot not in (currency, to_currency) else ""
         raise ValueError(
-            f"no FX rate {first[currency_column]}->{to_currency} on or before {first['_day'].date()}"
-            f" ({len(missing)} row(s) affected); load fx_rates covering these dates"
+            f"no FX rate {currency}->{to_currency} on or before {first['_day'].date()}"
+            f" ({len(missing)} row(s) affected): none direct, none {to_currency}->{currency} to invert{through};"
+            " load fx_rates covering these dates"
         )
-    fx_rate[merged["_row"].to_numpy()] = merged["rate"].to_numpy()
-    return out.assign(fx_rate=pd.Series(fx_rate, index=out.index, dtype=object))
+    found, rows = merged["_rate_row"].to_numpy().astype(np.int64), merged["_row"].to_numpy()
+    fx_rate[rows] = rates["rate"].to_numpy(dtype=object)[found]
+    fx_basis[rows] = rates["basis"].to_numpy(dtype=object)[found]
+    return out.assign(fx_rate=pd.Series(fx_rate, index=out.index, dtype=object),
+                      fx_basis=pd.Series(fx_basis, index=out.index, dtype=object))

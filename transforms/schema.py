@@ -27,6 +27,7 @@ CUSTOMERS = ("customer_id", "name", "country", "customer_class", "owner_member_i
 ORDERS = (
     "source", "order_id", "platform", "store", "ordered_at", "customer_id", "member_id", "country",
     "currency", "gross_minor", "discount_minor", "tax_minor", "shipping_minor", "payment_terms", "status",
+    "shipped_at",  # first shipment (naive UTC); NaT while not shipped or not known - the plans' shipped stage
 )
 ORDER_LINES = (
     "source", "order_id", "line_no", "sku", "description", "quantity", "unit_price",
@@ -40,6 +41,8 @@ COLLECTIONS = (
     "source", "collection_id", "order_source", "order_id", "stage", "received_at", "currency", "amount_minor",
 )
 FX_RATES = ("rate_date", "from_currency", "to_currency", "rate")
+# A SKU cost sheet: the unit cost of ``sku`` from ``effective_from`` (a calendar day) until the next row's.
+PRODUCT_COSTS = ("source", "sku", "effective_from", "currency", "unit_cost")
 TARGETS = ("scope", "scope_id", "period", "metric", "value", "currency")
 SCORES = ("member_id", "period", "dimension", "score")
 # Platform fees (referral, FBA, shipping labels, payment...) charged on an order: positive = kept by the platform.
@@ -66,9 +69,12 @@ class SalesData:
     scores: pd.DataFrame
     inquiries: pd.DataFrame
     fees: pd.DataFrame = field(default_factory=lambda: empty_fees())  # optional: no fees = none known
+    # optional: costs of lines the platform gives none for (Amazon, WooCommerce), by SKU and day
+    product_costs: pd.DataFrame = field(default_factory=lambda: empty_product_costs())
     timezone: str = "Asia/Shanghai"
     default_currency: str = "CNY"  # for rows with no member (unattributed)
     new_customer_window_days: int = 365
+    fx_pivot_currency: str = "USD"  # cross rates go through it when no direct or inverse rate exists
     extra: dict = field(default_factory=dict)
 
     def check(self) -> "SalesData":
@@ -83,10 +89,17 @@ def empty_fees() -> pd.DataFrame:
     return out.astype({"amount_minor": "int64", "posted_at": "datetime64[ns]"})
 
 
+def empty_product_costs() -> pd.DataFrame:
+    """A PRODUCT_COSTS frame with no rows, warehouse-shaped (for data with no cost sheet)."""
+    out = pd.DataFrame({c: pd.Series(dtype=object) for c in PRODUCT_COSTS})
+    return out.astype({"effective_from": "datetime64[ns]"})
+
+
 INPUTS = {
     "teams": TEAMS, "members": MEMBERS, "customers": CUSTOMERS, "orders": ORDERS,
     "order_lines": ORDER_LINES, "refunds": REFUNDS, "collections": COLLECTIONS,
     "fx_rates": FX_RATES, "targets": TARGETS, "scores": SCORES, "inquiries": INQUIRIES, "fees": FEES,
+    "product_costs": PRODUCT_COSTS,
 }
 
 # ----------------------------------------------------------------------------- outputs
@@ -189,6 +202,8 @@ COMMISSION_LINES_EXTRA = (
     "plan_currency",  # the currency of base and tiers when the payout currency differs (else = currency)
     "payout_fx_rate",  # plan currency -> payout currency at the payout date (None when the same)
     "adjusts_month",  # adjustment lines: the closed month they correct
+    "stage",  # staged plans: the stages the order reached by month end (signed+shipped, none); else None
+    "multiplier_reason",  # month-level lines: attainment and its band, evaluation score, cap / floor; else None
 )
 MONTH_TO_DATE = COMMISSION_SUMMARY + ("as_of",)
 

@@ -73,13 +73,54 @@ def _canonical(value) -> object:
 
 
 _AS_IS = frozenset({str, int, bool, type(None)})  # values _canonical returns unchanged (the common case, fast)
+# json.dumps(..., ensure_ascii=False) builds a new encoder on every call; one shared encoder
+# writes the very same text (so the same hashes) at a fraction of the cost
+_encode_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def content_hash(record: dict, columns: Sequence[str]) -> str:
     """A stable hash of a record's content, used to tell updates from unchanged reloads."""
     values = [record.get(c) for c in columns]
-    payload = json.dumps([v if type(v) in _AS_IS else _canonical(v) for v in values], ensure_ascii=False)
+    payload = _encode_json([v if type(v) in _AS_IS else _canonical(v) for v in values])
     return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+
+
+def _json_fragments(values: list) -> list[str]:
+    """One column's values as the JSON text :func:`content_hash` writes for them (``json.dumps``
+    with ``ensure_ascii=False``: same string escapes, ``null``/``true``/``false``, integers as is)."""
+    kinds = set(map(type, values))
+    if kinds <= {str}:
+        return list(map(json.encoder.encode_basestring, values))
+    if kinds <= {int}:
+        return list(map(int.__repr__, values))
+    if kinds <= {type(None)}:
+        return ["null"] * len(values)
+    if kinds <= {Decimal, type(None)}:  # canonical decimals are digits, sign and point: nothing to escape
+        return ['"' + format(v.normalize(), "f") + '"' if v is not None else "null" for v in values]
+    if kinds <= {datetime, type(None)}:  # ISO text: digits, "-", ":", "T", ".": nothing to escape either
+        return ['"' + v.isoformat() + '"' if v is not None else "null" for v in values]
+    string, atom = json.encoder.encode_basestring, _json_atom
+    return [string(v) if type(v) is str else atom(v) for v in values]
+
+
+def _json_atom(value) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return int.__repr__(value)
+    return _encode_json(value if type(value) in _AS_IS else _canonical(value))
+
+
+def column_hashes(columns: Sequence[list]) -> list[str]:
+    """:func:`content_hash` of every row of a table given column-wise: the same hashes, with the
+    values turned into JSON column by column and each row's text only joined and hashed."""
+    fragments = [_json_fragments(values) for values in columns]
+    sha1 = hashlib.sha1
+    return [sha1(("[" + ", ".join(row) + "]").encode("utf-8")).hexdigest() for row in zip(*fragments)]
 
 
 # --------------------------------------------------------------------------- upsert
@@ -113,14 +154,21 @@ def _plain(val):
     return val
 
 
+_PLAIN = frozenset({str, int, bool, type(None), Decimal, datetime, date})  # already what the drivers take
+
+
 def _column_values(series: pd.Series) -> list:
     """One column as plain Python values (see :func:`frame_records`), converted column-wise where the dtype allows."""
     dtype = series.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
         return series.tolist()  # Python ints / bools, never missing
-    if isinstance(dtype, np.dtype) and dtype.kind == "M" and getattr(series.dt, "tz", None) is None:
-        return [None if v is pd.NaT else v.to_pydatetime() for v in series.array]
-    return [val if type(val) is str else _plain(val) for val in series.tolist()]
+    if isinstance(dtype, np.dtype) and dtype.kind == "M":
+        # naive datetime64: microsecond datetimes in one numpy call (NaT -> None), as Timestamp.to_pydatetime gives
+        return series.to_numpy().astype("datetime64[us]").tolist()
+    values = series.tolist()
+    if set(map(type, values)) <= _PLAIN:  # checked in C: nothing to convert (frames built from Python values)
+        return values
+    return [val if type(val) in _PLAIN else _plain(val) for val in values]
 
 
 def frame_records(frame: pd.DataFrame) -> list[dict]:
@@ -132,12 +180,15 @@ def frame_records(frame: pd.DataFrame) -> list[dict]:
     return [dict(zip(cols, row)) for row in zip(*columns)]
 
 
-def upsert_frame(conn: Connection, table_name: str, frame: pd.DataFrame) -> UpsertResult:
+def upsert_frame(conn: Connection, table_name: str, frame: pd.DataFrame, *, new_keys: list | None = None) -> UpsertResult:
     """Insert new rows, update changed rows, leave identical rows alone.
 
     Rows are matched on the table's primary key and compared on ``content_hash``
     (computed here over every non-key column when the frame lacks it). Works the
-    same on SQLite and PostgreSQL.
+    same on SQLite and PostgreSQL. The work is column-wise: values are converted and
+    hashed per column, and new rows go in through the driver in one bulk statement
+    (:func:`insert_rows`), which is most of a first load. ``new_keys``, when given, receives
+    the keys of the rows inserted.
     """
     table: Table = TABLES[table_name]
     if frame.empty:
@@ -147,35 +198,83 @@ def upsert_frame(conn: Connection, table_name: str, frame: pd.DataFrame) -> Upse
     missing = [c for c in key_cols if c not in frame.columns]
     if missing:
         raise KeyError(f"{table_name}: frame lacks key columns {missing}")
-    records = frame_records(frame[[c for c in frame.columns if c in table.columns]])
-    for rec in records:
-        for c in value_cols:
-            rec.setdefault(c, None)
-        rec["content_hash"] = content_hash(rec, value_cols)
+    if frame.columns.is_unique:  # frame[name] is much cheaper than frame.iloc[:, i]
+        columns = {c: _column_values(frame[c]) for c in frame.columns if c in table.columns}
+    else:
+        columns = {frame.columns[i]: _column_values(frame.iloc[:, i]) for i, c in enumerate(frame.columns) if c in table.columns}
+    blank = [None] * len(frame)
+    for c in value_cols:
+        columns.setdefault(c, blank)
+    columns["content_hash"] = column_hashes([columns[c] for c in value_cols])
 
-    keys = [tuple(r[c] for c in key_cols) for r in records]  # plain values already (frame_records)
+    keys = list(zip(*(columns[c] for c in key_cols)))  # plain values already (_column_values)
     existing = _existing_hashes(conn, table, key_cols, keys)
-
-    to_insert, to_update, unchanged = [], [], 0
-    for key, rec in zip(keys, records):
+    hashes = columns["content_hash"]
+    new, changed, unchanged = [], [], 0
+    for i, key in enumerate(keys):
         old = existing.get(key)
         if old is None:
-            to_insert.append(rec)
-        elif old != rec["content_hash"]:
-            to_update.append(rec)
+            new.append(i)
+        elif old != hashes[i]:
+            changed.append(i)
         else:
             unchanged += 1
-    if to_insert:
-        conn.execute(table.insert(), to_insert)
-    if to_update:
+    written = key_cols + value_cols + ["content_hash"]
+    if new_keys is not None:
+        new_keys += [keys[i] for i in new]
+    if new:
+        insert_rows(conn, table, written, [_take(columns[c], new, len(keys)) for c in written])
+    if changed:
         stmt = (
             table.update()
             .where(*[table.c[c] == bindparam(f"k_{c}") for c in key_cols])
             .values({c: bindparam(c) for c in value_cols + ["content_hash"]})
         )
-        params = [{**{f"k_{c}": r[c] for c in key_cols}, **{c: r[c] for c in value_cols + ["content_hash"]}} for r in to_update]
+        params = [{**{f"k_{c}": columns[c][i] for c in key_cols}, **{c: columns[c][i] for c in value_cols + ["content_hash"]}}
+                  for i in changed]
         conn.execute(stmt, params)
-    return UpsertResult(len(to_insert), len(to_update), unchanged)
+    return UpsertResult(len(new), len(changed), unchanged)
+
+
+def _take(values: list, indexes: list[int], total: int) -> list:
+    return values if len(indexes) == total else [values[i] for i in indexes]
+
+
+def insert_rows(conn: Connection, table: Table, columns: list[str], values: list[list]) -> None:
+    """INSERT rows given column-wise, straight through the DBAPI cursor, in ``conn``'s transaction.
+
+    SQLAlchemy's ``execute(insert, [dict, ...])`` processes every parameter of every row
+    in Python; here each column goes through the column type's own bind processor once
+    (so SQLite gets exactly the text SQLAlchemy would write: ExactDecimal, DateTime), then
+    the rows go to ``executemany`` (SQLite) or ``COPY ... FROM STDIN`` (PostgreSQL).
+    """
+    dialect = conn.dialect
+    processed = []
+    for name, column in zip(columns, values):
+        process = table.c[name].type._cached_bind_processor(dialect)
+        if process is None:
+            processed.append(column)
+        elif process(None) is None:  # NULL stays NULL: only the values are processed
+            processed.append([None if v is None else process(v) for v in column])
+        else:
+            processed.append([process(v) for v in column])
+    rows = list(zip(*processed))
+    if not rows:
+        return
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    target = dialect.identifier_preparer.format_table(table)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        if dialect.name == "postgresql" and hasattr(cursor, "copy"):  # psycopg 3
+            with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marker = "?" if dialect.paramstyle == "qmark" else "%s"
+            cursor.executemany(f"INSERT INTO {target} ({names}) VALUES ({', '.join([marker] * len(columns))})", rows)
+    finally:
+        cursor.close()
 
 
 def _existing_hashes(conn: Connection, table: Table, key_cols: list[str], keys: list[tuple]) -> dict[tuple, str]:
@@ -189,18 +288,57 @@ def _existing_hashes(conn: Connection, table: Table, key_cols: list[str], keys: 
     wanted = {_normal_key(k) for k in keys} if any(type(v) is pd.Timestamp for k in keys[:1] for v in k) else set(keys)
     firsts = sorted({k[0] for k in keys}, key=str)
     seconds = sorted({k[1] for k in keys}, key=str) if len(key_cols) > 1 else [None]
-    columns = [table.c[c] for c in key_cols] + [table.c.content_hash]
     found: dict[tuple, str] = {}
     for i in range(0, len(firsts), chunk):
         for j in range(0, len(seconds), chunk):
-            stmt = select(*columns).where(table.c[key_cols[0]].in_(firsts[i : i + chunk]))
-            if len(key_cols) > 1:
-                stmt = stmt.where(table.c[key_cols[1]].in_(seconds[j : j + chunk]))
-            for row in conn.execute(stmt):
-                key = tuple(row[: len(key_cols)])  # the driver gives datetimes, never Timestamps
+            where = {key_cols[0]: firsts[i : i + chunk]} | ({key_cols[1]: seconds[j : j + chunk]} if len(key_cols) > 1 else {})
+            for row in select_in(conn, table, key_cols + ["content_hash"], where):
+                key = row[:-1]  # plain values, as the keys are (the column types' result processing)
                 if key in wanted:
                     found[key] = row[-1]
     return found
+
+
+def select_in(conn: Connection, table: Table, columns: list[str], where_in: dict[str, list],
+              where_not: dict[str, object] | None = None) -> list[tuple]:
+    """``SELECT columns FROM table WHERE a IN (...) AND b IN (...) [AND c <> value]``, straight through
+    the DBAPI cursor, in ``conn``'s transaction.
+
+    SQLAlchemy expands and processes a 500-value IN list on every execution, which costs more than
+    the query; here the values go through each column type's own bind processor (and the rows
+    through its result processor), as SQLAlchemy would, and the statement is plain text. Keep
+    the lists to a few hundred values (SQLite's variable limit).
+    """
+    dialect = conn.dialect
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    quote = dialect.identifier_preparer.quote
+    params: list = []
+    where: list[str] = []
+    for name, values in where_in.items():
+        process = table.c[name].type._cached_bind_processor(dialect)
+        params += values if process is None else [process(v) for v in values]
+        where.append(f"{quote(name)} IN ({', '.join([marker] * len(values))})")
+    for name, value in (where_not or {}).items():
+        process = table.c[name].type._cached_bind_processor(dialect)
+        params.append(value if process is None else process(value))
+        where.append(f"{quote(name)} <> {marker}")
+    sql = (f"SELECT {', '.join(quote(c) for c in columns)} FROM {dialect.identifier_preparer.format_table(table)}"
+           f" WHERE {' AND '.join(where)}")
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    finally:
+        cursor.close()
+    results = [table.c[c].type._cached_result_processor(dialect, None) for c in columns]
+    if not any(results):
+        return [tuple(row) for row in fetched]
+    processors = [p or _same for p in results]
+    return [tuple(p(v) for p, v in zip(processors, row)) for row in fetched]
+
+
+def _same(value):
+    return value
 
 
 def _normal_key(key: tuple) -> tuple:

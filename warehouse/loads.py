@@ -35,12 +35,12 @@ from sqlalchemy.engine import Connection
 from config.models import SpreadsheetSource
 from connectors.batch import IngestBatch, KnownRefs
 from transforms.schema import REJECTS
-from warehouse.db import UpsertResult, _records, upsert_frame
+from warehouse.db import UpsertResult, _records, select_in, upsert_frame
 from warehouse.models import TABLES
 
 LOAD_ORDER = (
     "teams", "members", "customers", "orders", "order_lines", "refunds", "collections",
-    "fx_rates", "targets", "evaluation_scores", "inquiries",
+    "fx_rates", "targets", "evaluation_scores", "inquiries", "product_costs",
 )
 CHUNK = 500
 ANALYZE_AFTER = 1000  # inserted rows
@@ -91,7 +91,8 @@ def known_refs(conn: Connection | Engine, order_source: str | None = None) -> Kn
 # Kinds whose loads never change what other rows are checked against (members, teams,
 # customer owners, order currencies): a later load of one of these does not make an
 # unchanged file worth reading again.
-NO_REFERENCES = frozenset({"refunds", "collections", "fx_rates", "targets", "scores", "inquiries", "order_lines"})
+NO_REFERENCES = frozenset({"refunds", "collections", "fx_rates", "targets", "scores", "inquiries", "order_lines",
+                           "product_costs"})
 
 # Kinds whose loaded rows themselves depend on other records (attribution by customer owner or
 # territory, order currencies, customers derived from sales): not skipped after such changes.
@@ -204,8 +205,7 @@ def _not_declared_elsewhere(conn: Connection, table: str, frame: pd.DataFrame, s
     ids = frame[key].tolist()
     taken: set = set()
     for i in range(0, len(ids), CHUNK):
-        stmt = select(t.c[key]).where(t.c[key].in_(ids[i : i + CHUNK]), t.c.source != source_name)
-        taken.update(conn.execute(stmt).scalars())
+        taken.update(row[0] for row in select_in(conn, t, [key], {key: ids[i : i + CHUNK]}, {"source": source_name}))
     if not taken:
         return frame, 0
     keep = ~frame[key].isin(taken)

@@ -130,6 +130,8 @@ class Order(Base):
     payment_terms: Mapped[str] = mapped_column(String(40), default="prepaid")  # prepaid | TT30/70 | ...
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | cancelled
     content_hash: Mapped[str] = mapped_column(String(40))
+    # first shipment (naive UTC), from a spreadsheet column or the platform's fulfilments; NULL = not shipped / unknown
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class OrderLine(Base):
@@ -190,6 +192,19 @@ class FxRate(Base):
     from_currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     to_currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     rate: Mapped[Decimal] = mapped_column(ExactDecimal)
+    source: Mapped[str] = mapped_column(_key())
+    content_hash: Mapped[str] = mapped_column(String(40))
+
+
+class ProductCost(Base):
+    """A SKU's unit cost from ``effective_from`` on (until the SKU's next row), in ``currency``:
+    the cost of order lines whose platform gives none (Amazon, WooCommerce)."""
+
+    __tablename__ = "product_costs"
+    sku: Mapped[str] = mapped_column(String(100), primary_key=True)
+    effective_from: Mapped[date] = mapped_column(Date, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    unit_cost: Mapped[Decimal] = mapped_column(ExactDecimal)
     source: Mapped[str] = mapped_column(_key())
     content_hash: Mapped[str] = mapped_column(String(40))
 
@@ -343,6 +358,8 @@ class CommissionLine(Base):
     plan_currency: Mapped[str | None] = mapped_column(String(3))
     payout_fx_rate: Mapped[Decimal | None] = mapped_column(ExactDecimal)
     adjusts_month: Mapped[str | None] = mapped_column(String(7), index=True)  # adjustment lines: the closed month corrected
+    stage: Mapped[str | None] = mapped_column(String(40))  # staged plans: stages the order reached by month end (signed+shipped, none)
+    multiplier_reason: Mapped[str | None] = mapped_column(String(200))  # month-level lines: attainment and band, score, cap / floor
 
 
 class CommissionMonth(Base):
@@ -357,19 +374,38 @@ class CommissionMonth(Base):
 
 
 class Delivery(Base):
-    """The outbox: one row per report sent (or written) to one recipient for one period."""
+    """The outbox: one row per version of a report sent (or written, or posted) to one recipient
+    for one period. ``status`` is ``sending`` from just before the send until the server accepted
+    it (``sent``); a row left ``sending`` or ``failed`` keeps the Message-ID a retry reuses."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("report_kind", "period", "recipient"),)
+    __table_args__ = (UniqueConstraint("report_kind", "period", "recipient", "content_hash",
+                                       name="uq_deliveries_version"),)
     delivery_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     report_kind: Mapped[str] = mapped_column(String(40))
     period: Mapped[str] = mapped_column(String(10))
-    recipient: Mapped[str] = mapped_column(String(320))
+    recipient: Mapped[str] = mapped_column(String(320))  # an address, or chat:<team>:<scheme>#<url hash>
     member_id: Mapped[str | None] = mapped_column(_key())
-    content_hash: Mapped[str] = mapped_column(String(64))
-    channel: Mapped[str] = mapped_column(String(20))  # smtp | outbox
-    location: Mapped[str | None] = mapped_column(String(1000))  # .eml path or SMTP message id
-    sent_at: Mapped[datetime] = mapped_column(DateTime)
+    content_hash: Mapped[str] = mapped_column(String(64))  # the content version
+    channel: Mapped[str] = mapped_column(String(20))  # smtp | outbox | chat
+    location: Mapped[str | None] = mapped_column(String(1000))  # .eml path, SMTP Message-ID, apprise:<scheme>
+    sent_at: Mapped[datetime] = mapped_column(DateTime)  # of the last attempt; of the send once sent
+    status: Mapped[str] = mapped_column(String(20), server_default="sent")  # sending | sent | failed
+    purpose: Mapped[str | None] = mapped_column(String(20))  # first | correction | resend
+    sends: Mapped[int] = mapped_column(Integer, server_default="1")  # times this version was sent
+
+
+class RunLock(Base):
+    """At most one run of a flow at a time, whichever process or machine starts it: the row of a
+    flow is its lock, held by ``owner`` (host, pid, run id) while its heartbeat keeps
+    ``expires_at`` in the future. A crashed holder's lock expires; a newer run may take it then."""
+
+    __tablename__ = "run_locks"
+    flow: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(DateTime)  # UTC
+    expires_at: Mapped[datetime] = mapped_column(DateTime)  # UTC; renewed by the holder's heartbeat
 
 
 class Run(Base):

@@ -123,6 +123,7 @@ def load_store_batch(
 ) -> StoreLoad:
     """Upsert one batch, replace its records' rejects, record the load and advance the cursor - in ``conn``'s transaction."""
     result = StoreLoad()
+    new_orders: list[tuple] = []  # (source, order_id) of the orders this batch inserted
     for table in STORE_LOAD_ORDER:
         frame = frames.get(table)
         if frame is None or frame.empty:
@@ -132,9 +133,10 @@ def load_store_batch(
             frame, kept = _not_declared_elsewhere(conn, table, frame, store)
         if table == "refunds":
             frame = _credit_refunds(conn, frame)
-        result.by_table[table] = upsert_frame(conn, table, frame) + UpsertResult(unchanged=kept)
+        result.by_table[table] = upsert_frame(conn, table, frame, new_keys=new_orders if table == "orders" else None) \
+            + UpsertResult(unchanged=kept)
         if table == "order_lines":
-            result.lines_removed = _remove_stale_lines(conn, frame)
+            result.lines_removed = _remove_stale_lines(conn, _lines_of_known_orders(frame, new_orders))
         if result.by_table[table].inserted >= ANALYZE_AFTER and conn.dialect.name == "postgresql":
             conn.execute(text(f'ANALYZE "{table}"'))
     total = result.total
@@ -152,13 +154,25 @@ def load_store_batch(
     return result
 
 
+def _lines_of_known_orders(lines: pd.DataFrame, new_orders: list[tuple]) -> pd.DataFrame:
+    """The lines of orders the warehouse had before this batch: only those can have stale lines
+    (a store's lines are written with their orders, under the store's own source)."""
+    if not new_orders:
+        return lines
+    fresh = {order_id for _source, order_id in new_orders}
+    return lines[~lines["order_id"].isin(fresh)]
+
+
 def _replace_record_rejects(conn: Connection, store: str, stream: str, keys: list[str], rejects: pd.DataFrame,
                             load_id: int, created_at: datetime) -> None:
     t = TABLES["rejects"]
     seen_keys = {k[:200] for k in keys if k}
     if len(rejects):
         seen_keys |= set(rejects["record_key"].dropna())
-    seen = sorted(seen_keys)
+    # the stream's stored rejects are few next to the records a batch sees: delete by the keys they share
+    stored = conn.execute(select(t.c.record_key).where(t.c.source == store, t.c.kind == stream, t.c.record_key.is_not(None))
+                          .distinct()).scalars()
+    seen = sorted(seen_keys.intersection(stored))
     for i in range(0, len(seen), CHUNK):
         conn.execute(delete(t).where(t.c.source == store, t.c.kind == stream, t.c.record_key.in_(seen[i : i + CHUNK])))
     if len(rejects):  # records without a key (not even an object): replaced per page read

@@ -638,6 +638,7 @@ class Order:
     incoterm: str = ""
     credited: str | None = None  # who the pipeline will credit (computed)
     cancelled_at: datetime | None = None  # WooCommerce C-row, Amazon cancellation
+    shipped_at: datetime | None = None  # first shipment (workspace-local); None: not shipped (yet)
 
     @property
     def gross(self) -> Decimal:
@@ -1114,6 +1115,26 @@ def _b2b_money(world: World, seed: int) -> None:
         world.refunds.append(Refund(f"TK{when:%y%m}-{i:03d}", order, when, amount, "refund", rng.pick(_CLAIM_REASONS)))
 
 
+_PRODUCTION_DAYS = (12, 36)  # B2B: production, inspection and a booked vessel before the container leaves
+
+
+def _shipments(world: World, seed: int) -> None:
+    """When each order first shipped: a B2B container two to five weeks after the order (the
+    latest ones have not left by the end, so the B2B plan's ``shipped`` portion is still held),
+    a store parcel within two days. Cancelled orders never ship."""
+    rng = _Rng(seed, "shipments")
+    for order in world.orders:
+        if order.status == "cancelled" or order.cancelled_at is not None:
+            continue
+        if order.source == "b2b_orders":
+            day = order.ordered_at.date() + timedelta(days=rng.integers(*_PRODUCTION_DAYS))
+            when = datetime.combine(day, time(rng.integers(9, 18), rng.pick((0, 30))))
+        else:
+            when = _second(order.ordered_at + timedelta(hours=rng.uniform(6, 44)))
+        if when < world.window.end:
+            order.shipped_at = when
+
+
 # =============================================================================
 # Attribution (as the pipeline does it) and inquiries
 # =============================================================================
@@ -1420,7 +1441,7 @@ def _source_rows(world: World, seed: int) -> dict[str, list[dict]]:
                 "order_id": o.order_id, "ordered_at": o.ordered_at, "customer_id": o.customer.customer_id,
                 "country": o.country, "member_id": o.member_id, "currency": o.currency, "gross": o.gross,
                 "shipping": o.shipping if o.shipping else None, "payment_terms": o.payment_terms, "status": o.status,
-                "platform": "b2b", "store": "B2B 外贸", "+客户名称": o.customer.name, "+贸易术语": o.incoterm,
+                "shipped_at": o.shipped_at, "platform": "b2b", "store": "B2B 外贸", "+客户名称": o.customer.name, "+贸易术语": o.incoterm,
                 "+备注": "客户取消" if o.status == "cancelled" else None})
             for n, ln in enumerate(o.lines, start=1):
                 rows["b2b_order_lines"].append({
@@ -1459,7 +1480,32 @@ def _source_rows(world: World, seed: int) -> dict[str, list[dict]]:
             "converted_order_id": _loaded_order_id(q.converted_order_id), "+询盘产品": q.product})
     rows["targets"] = _targets(world)
     rows["scores"] = _scores(world, seed)
+    rows["product_costs"] = _product_costs(world)
     return {s.name: rows[s.name] for s in world.settings.sources}
+
+
+# One cost change during the window shows effective dates at work: sku -> (new CNY cost, when, as a share of the window)
+_COST_CHANGES = {"GP-PS600": (Decimal(1820), 0.6), "GP-SP100": (Decimal(585), 0.3)}
+
+
+def _product_costs(world: World) -> list[dict]:
+    """Finance's SKU cost sheet (成本表): the landed cost in CNY of every store product that has
+    one, from the first of the window's first month; Amazon and WooCommerce give no costs, so
+    their lines are costed from it. The new flagship and the dropship lantern are not costed yet
+    (their orders' profit stays unknown)."""
+    first = world.window.first_day.replace(day=1)
+    span = (world.window.last_day - world.window.first_day).days
+    rows = []
+    for p in STORE_CATALOGUE:
+        if p.cost_cny is None:
+            continue
+        rows.append({"sku": p.sku, "effective_from": first, "currency": "CNY", "unit_cost": Decimal(p.cost_cny), "+品名": p.name})
+        if p.sku in _COST_CHANGES:
+            cost, share = _COST_CHANGES[p.sku]
+            moment = world.window.first_day + timedelta(days=int(share * span))
+            changed = (moment.replace(day=1) + timedelta(days=32)).replace(day=1)  # the next month's first: after `first`
+            rows.append({"sku": p.sku, "effective_from": changed, "currency": "CNY", "unit_cost": cost, "+品名": p.name})
+    return rows
 
 
 def _loaded_order_id(order_id: str | None) -> str | None:
@@ -1480,8 +1526,8 @@ _FILE_STYLE = {  # what the mapping cannot say: how a real export of this kind l
     "amazon": {"iso_text": True},
     "b2b_collections": {"title": "星河能源 外贸收款明细（银行到账）"},
 }
-_SHEET_TITLE = {"crm_customers": "客户档案", "inquiries": "询盘记录", "scores": "月度考核", "b2b_collections": "收款明细"}
-_DATETIME_FIELDS = ("ordered_at", "refunded_at", "received_at", "first_reply_at")
+_SHEET_TITLE = {"product_costs": "成本表", "crm_customers": "客户档案", "inquiries": "询盘记录", "scores": "月度考核", "b2b_collections": "收款明细"}
+_DATETIME_FIELDS = ("ordered_at", "refunded_at", "received_at", "first_reply_at", "shipped_at")
 
 
 def _cell(value, name: str, source: SpreadsheetSource, workspace_timezone: str, to_csv: bool):
@@ -1608,6 +1654,7 @@ def build_world(settings: Settings, *, seed: int, end: date, weeks: int) -> Worl
     world.orders.sort(key=lambda o: (o.ordered_at, o.source, o.order_id))
     _store_refunds(world, seed)
     _b2b_money(world, seed)
+    _shipments(world, seed)
     _attribute(world)
     _inquiries(world, seed)
     return world

@@ -9,6 +9,10 @@ sandbox credentials in this process's environment, and writes the workspace's
 ``sources.yaml`` (the ``stores:`` list) with the port of this run. ``yeji demo`` calls
 it before ``yeji sync`` and stops the sandbox afterwards.
 
+Ship dates: Shopify fulfilments (``SUCCESS``) and WooCommerce's ``date_completed_gmt`` (an
+order is ``processing`` until it ships) carry the world's ship times; the demo's Amazon orders
+are fulfilled by Amazon, for which ``searchOrders`` gives no package data and so no ship date.
+
 Amazon's Finances also carry its fees (a 15 % referral fee and an FBA fee per unit on every
 shipped order), which the sync loads into ``fees``. Times leave here in UTC (the world's are Asia/Shanghai wall times); amounts are the
 world's exact Decimals written as the platforms write them (strings; Finances: numbers).
@@ -112,7 +116,8 @@ def _shopify_node(order, refunds: list, customer_number: int) -> dict:
     currency = order.currency
     money = lambda amount: {"shopMoney": {"amount": _s(amount), "currencyCode": currency}}  # noqa: E731
     number = int(order.order_id.lstrip("#"))
-    updated = max([order.ordered_at, *(r.refunded_at for r in refunds)])
+    shipped = [order.shipped_at] if order.shipped_at else []
+    updated = max([order.ordered_at, *shipped, *(r.refunded_at for r in refunds)])
     address = {"country": order.country, "countryCodeV2": _ISO.get(order.country)}
     return {
         "id": f"gid://shopify/Order/{shopify_order_id(order.order_id)}", "name": order.order_id,
@@ -132,6 +137,7 @@ def _shopify_node(order, refunds: list, customer_number: int) -> dict:
             for i, ln in enumerate(order.lines, start=1)]},
         "refunds": [{"id": f"gid://shopify/Refund/{r.refund_id}", "createdAt": _ts(r.refunded_at), "note": r.reason,
                      "totalRefundedSet": money(r.amount)} for r in refunds],
+        "fulfillments": [{"createdAt": _ts(when), "status": "SUCCESS"} for when in shipped],
     }
 
 
@@ -142,7 +148,7 @@ def _amazon_order(order, demo: DemoStore) -> dict:
     updated = order.cancelled_at if cancelled else order.ordered_at
     breakdowns = [{"type": "ITEM", "subtotal": money(order.gross)}]
     if order.discount:
-        breakdowns.append({"type": "PROMOTION", "subtotal": money(-order.discount)})
+        breakdowns.append({"type": "DISCOUNT", "subtotal": money(-order.discount)})
     return {
         "orderId": order.order_id, "createdTime": _ts(order.ordered_at), "lastUpdatedTime": _ts(updated),
         "salesChannel": {"channelName": "AMAZON", "marketplaceId": demo.marketplace_id},
@@ -182,12 +188,16 @@ def _amazon_refund_event(order, refund) -> tuple[str, dict]:
 
 def _woo_order(order, refunds: list, customer_number: int) -> tuple[dict, list[dict]]:
     cancelled = order.cancelled_at is not None
-    updated = max([order.cancelled_at or order.ordered_at, *(r.refunded_at for r in refunds)])
+    shipped = [order.shipped_at] if order.shipped_at else []
+    updated = max([order.cancelled_at or order.ordered_at, *shipped, *(r.refunded_at for r in refunds)])
     first, _, last = order.customer.name.partition(" ")
     record = {
-        "id": int(order.order_id), "number": order.order_id, "status": "cancelled" if cancelled else "completed",
+        "id": int(order.order_id), "number": order.order_id,
+        "status": "cancelled" if cancelled else "completed" if shipped else "processing",
         "currency": order.currency, "date_created_gmt": _utc(order.ordered_at).isoformat(),
-        "date_modified_gmt": _utc(updated).isoformat(), "discount_total": _s(order.discount),
+        "date_modified_gmt": _utc(updated).isoformat(),
+        "date_completed_gmt": _utc(order.shipped_at).isoformat() if shipped else None,  # completed = shipped
+        "discount_total": _s(order.discount),
         "shipping_total": _s(order.shipping), "total_tax": _s(order.tax), "total": _s(order.total),
         "customer_id": customer_number,
         "billing": {"first_name": first, "last_name": last, "email": order.customer.customer_id,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Callable, Iterator
 
@@ -31,16 +32,21 @@ from connectors.stores.base import Page, Stream
 from connectors.stores.http import AuthFailed, HttpCore, RateLimiter, RetryPolicy, StoreError, Window, iso_z
 from connectors.stores.records import (
     Parsed, RecordError, StoreFee, StoreLine, StoreOrder, StoreRefund, as_list, country_of, customer_of, dig,
+    first_shipment,
 )
 
-# (requests per second, burst) as documented per operation
+# (requests per second, burst) as documented per operation (the models' "Usage Plan" tables)
 RATES = {
-    "searchOrders": (0.0167, 20),
+    "searchOrders": (0.0056, 20),
     "getOrders": (0.0167, 20),
     "getOrderItems": (0.5, 30),
     "listFinancialEvents": (0.5, 30),
     "listTransactions": (0.5, 10),
 }
+# searchOrders returns only the order's core (ids, times, sales channel, items) unless asked for
+# more: the datasets the parser reads (buyer -> customer, recipient -> country, proceeds ->
+# currency/tax/shipping/discounts, fulfillment -> cancelled, packages -> shipped_at)
+SEARCH_ORDERS_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "PACKAGES")
 MARKETPLACE_COUNTRY = {
     "ATVPDKIKX0DER": "US", "A2EUQ1WTGCTBG2": "CA", "A1AM78C64UM0Y8": "MX", "A2Q3Y263D00KWC": "BR",
     "A1F83G8C2ARO7P": "GB", "A1PA6795UKMFR9": "DE", "A13V1IB3VIYZZH": "FR", "APJ6JRA9NG5V4": "IT",
@@ -129,9 +135,11 @@ class AmazonOrders(_AmazonStream):
                     if isinstance(order, dict) and order.get("AmazonOrderId"):
                         self._attach_items(order)
             else:
-                params = {"marketplaceIds": ",".join(self.store.marketplace_ids), "maxResultsPerPage": min(self.store.page_size, 100)}
+                # every page repeats the first request's filters (the token is only valid with them)
+                params = {"marketplaceIds": ",".join(self.store.marketplace_ids), "maxResultsPerPage": min(self.store.page_size, 100),
+                          "includedData": ",".join(SEARCH_ORDERS_DATA),
+                          "lastUpdatedAfter": iso_z(window.start), "lastUpdatedBefore": iso_z(window.end)}
                 params |= {"paginationToken": token} if token else {}
-                params |= {"lastUpdatedAfter": iso_z(window.start), "lastUpdatedBefore": iso_z(window.end)}
                 body = self.call("searchOrders", "/orders/2026-01-01/orders", params)
                 orders = body.get("orders")
                 token = dig(body, "pagination", "nextToken") if isinstance(body.get("pagination"), dict) else None
@@ -235,7 +243,7 @@ class AmazonOrders(_AmazonStream):
             lines.append(StoreLine(i + 1, r.text(dig(item, "product", "sellerSku"), f"{where}.product.sellerSku", 100),
                                    r.text(dig(item, "product", "title"), f"{where}.product.title", 500),
                                    quantity, unit, line_minor(quantity, unit, currency)))
-        totals = {"TAX": 0, "SHIPPING": 0, "DISCOUNT": 0, "PROMOTION": 0}
+        totals = {"TAX": 0, "SHIPPING": 0, "DISCOUNT": 0}  # of the documented ITEM, SHIPPING, GIFT_WRAP, COD_FEE, TAX, DISCOUNT, DELIVERY_TIP, OTHER
         for j, part in enumerate(as_list(dig(record, "proceeds", "breakdowns"), "proceeds.breakdowns")):
             kind = str(dig(part, "type") or "").upper()
             if kind in totals:
@@ -246,11 +254,13 @@ class AmazonOrders(_AmazonStream):
         return StoreOrder(
             order_id=order_id, ordered_at=ordered_at, updated_at=updated_at, currency=currency,
             gross_minor=sum(line.gross_minor for line in lines),
-            discount_minor=abs(totals["DISCOUNT"]) + abs(totals["PROMOTION"]), tax_minor=totals["TAX"], shipping_minor=totals["SHIPPING"],
+            discount_minor=abs(totals["DISCOUNT"]), tax_minor=totals["TAX"], shipping_minor=totals["SHIPPING"],
             status="cancelled" if status in ("CANCELLED", "CANCELED") else "open",
             country=country, marketplace=r.text(marketplace, "salesChannel.marketplaceId", 40),
             customer=self._customer(dig(record, "buyer", "buyerEmail"), dig(record, "buyer", "buyerName"), country),
             lines=lines,
+            # packages (merchant-fulfilled orders only) carry the real ship time; FBA orders and v0 have none
+            shipped_at=first_shipment(r, record.get("packages"), "packages", "shipTime"),
         )
 
 
@@ -269,6 +279,9 @@ class AmazonFinances(_AmazonStream):
     """Fees and refunds; each record is one financial event (v0) or transaction (2024-06-19)."""
 
     name = "finances"
+    # "If PostedAfter and PostedBefore are more than 180 days apart, the response is empty" (both Finances
+    # models): a first sync from a store's start a year back reads it in 180-day windows
+    max_window = timedelta(days=180)
 
     def record_key(self, record: Any) -> str | None:
         return record.get("_yeji_key")

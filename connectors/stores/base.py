@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 from config.models import STORE_CREDENTIALS, Settings, StoreSource
@@ -36,6 +36,7 @@ class Stream:
     """One stream (``orders``, ``finances``) of one store."""
 
     name = "orders"
+    max_window: timedelta | None = None  # the longest window the platform answers in full (None: any)
 
     def __init__(self, store: StoreSource, settings: Settings):
         self.store = store
@@ -72,9 +73,12 @@ class Stream:
                 parsed.records += 1
                 if key:
                     parsed.keys.append(key)
-                piece = Parsed()
-                self.parse_record(record, piece)
-                parsed.extend(piece)
+                mark = parsed.mark()
+                try:
+                    self.parse_record(record, parsed)
+                except RecordError:
+                    parsed.rollback(mark)  # a bad record leaves nothing behind, not even its first rows
+                    raise
             except RecordError as error:
                 if not isinstance(record, dict):
                     parsed.records += 1

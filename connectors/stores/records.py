@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from operator import itemgetter
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from config.models import Settings, StoreSource
@@ -35,6 +37,27 @@ from transforms.money import exponent
 from transforms.schema import CUSTOMERS, ORDER_LINES, ORDERS, REFUNDS, REJECTS
 
 MAX_MINOR = 2**63 - 1
+_EXPONENTS: dict[str, int] = {}
+# Amounts as text repeat (prices, shipping, "0.00"): each distinct text is read once. Only
+# successful reads are kept (immutable Decimals and ints); a bad value raises every time.
+_DECIMALS: dict[str, Decimal] = {}
+_MINORS: dict[tuple[str, str], int] = {}
+_REMEMBER_AT_MOST = 200_000
+
+
+def _remember(cache: dict, key: Any, value: Any) -> Any:
+    if len(cache) >= _REMEMBER_AT_MOST:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _exponent(currency: str) -> int:
+    """:func:`transforms.money.exponent`, remembered per currency (asked for every amount)."""
+    digits = _EXPONENTS.get(currency)
+    if digits is None:
+        digits = _EXPONENTS[currency] = exponent(currency)
+    return digits
 
 
 class RecordError(Exception):
@@ -53,22 +76,27 @@ def dig(record: Any, *path: str | int, required: bool = False) -> Any:
     """``record[a][b]...``; None when a step is missing (RecordError when ``required``),
     RecordError when a step is not the mapping/list it should be (malformed record)."""
     value = record
-    walked: list[str] = []
-    for step in path:
-        walked.append(str(step))
+    for depth, step in enumerate(path):
         if value is None:
             break
-        if isinstance(step, int):
+        if type(value) is dict and type(step) is str:  # the common case, first
+            value = value.get(step)
+        elif isinstance(step, int):
             if not isinstance(value, list):
-                raise RecordError(".".join(walked[:-1]) or None, f"expected a list, got {type(value).__name__}")
+                raise RecordError(_walked(path, depth), f"expected a list, got {type(value).__name__}")
             value = value[step] if -len(value) <= step < len(value) else None
         else:
             if not isinstance(value, dict):
-                raise RecordError(".".join(walked[:-1]) or None, f"expected an object, got {type(value).__name__}")
+                raise RecordError(_walked(path, depth), f"expected an object, got {type(value).__name__}")
             value = value.get(step)
     if value is None and required:
         raise RecordError(".".join(str(s) for s in path), "missing (required)")
     return value
+
+
+def _walked(path: tuple, depth: int) -> str | None:
+    """The field a malformed step of :func:`dig` belongs to (the steps before it)."""
+    return ".".join(str(s) for s in path[:depth]) or None
 
 
 def as_list(value: Any, field_name: str) -> list:
@@ -86,6 +114,10 @@ class Reader:
     currencies: frozenset[str]
 
     def text(self, value: Any, field_name: str, max_length: int = 300, required: bool = False) -> str | None:
+        if type(value) is str:  # the common case, first
+            text = value.strip()
+            if text:
+                return text[:max_length]
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 raise RecordError(field_name, "missing (required)")
@@ -108,6 +140,22 @@ class Reader:
         return code
 
     def decimal(self, value: Any, field_name: str, required: bool = True) -> Decimal | None:
+        kind = type(value)
+        if kind is Decimal and value.is_finite():  # JSON numbers (load_json): exact already
+            return value
+        if kind is int:
+            return Decimal(value)
+        if kind is str and value:  # amounts as text: the common case, without the checks below
+            number = _DECIMALS.get(value)
+            if number is not None:
+                return number
+            try:
+                number = Decimal(value)
+            except InvalidOperation:
+                pass
+            else:
+                if number.is_finite():
+                    return _remember(_DECIMALS, value, number)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 raise RecordError(field_name, "missing (required)")
@@ -132,14 +180,21 @@ class Reader:
 
     def minor(self, value: Any, currency: str, field_name: str, required: bool = True) -> int:
         """A major-unit amount as integer minor units of ``currency``, exactly (or a RecordError)."""
+        if type(value) is str:  # prices repeat: a text amount already read in this currency
+            known = _MINORS.get((value, currency))
+            if known is not None:
+                return known
         number = self.decimal(value, field_name, required)
         if number is None:
             return 0
-        scaled = number.scaleb(exponent(currency))
+        digits = _exponent(currency)
+        scaled = number.scaleb(digits)
         if scaled != scaled.to_integral_value():
-            raise RecordError(field_name, f"{number} has more decimals than {currency} allows ({exponent(currency)})")
+            raise RecordError(field_name, f"{number} has more decimals than {currency} allows ({digits})")
         if abs(scaled) > MAX_MINOR:
             raise RecordError(field_name, f"{number} is too large")
+        if type(value) is str:
+            return _remember(_MINORS, (value, currency), int(scaled))
         return int(scaled)
 
     def money(self, value: Any, field_name: str, currency: str, amount_key: str = "amount",
@@ -169,6 +224,8 @@ class Reader:
             if not naive_is_utc:
                 raise RecordError(field_name, f"{text!r} has no timezone")
             return moment
+        if moment.tzinfo is timezone.utc:  # ``Z`` / ``+00:00``: already UTC
+            return moment.replace(tzinfo=None)
         return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
@@ -233,6 +290,24 @@ class StoreOrder:
     tags: tuple[str, ...] = ()
     lines: list[StoreLine] = field(default_factory=list)
     refunds: list[StoreRefund] = field(default_factory=list)
+    shipped_at: datetime | None = None  # first shipment (naive UTC); None: not shipped, or the platform does not say
+
+
+def first_shipment(reader: "Reader", entries: Any, field_name: str, time_key: str, status_key: str | None = None,
+                   shipped: tuple[str, ...] = ()) -> datetime | None:
+    """The earliest ``time_key`` among a platform's shipments of an order (Shopify fulfilments,
+    Amazon packages), counting only those whose ``status_key`` is one of ``shipped`` (compared
+    upper-case) when a status is given: a failed or cancelled fulfilment shipped nothing."""
+    times = []
+    for i, entry in enumerate(as_list(entries, field_name)):
+        if not isinstance(entry, dict):
+            raise RecordError(f"{field_name}[{i}]", "malformed shipment")
+        if status_key is not None and str(entry.get(status_key) or "").upper() not in shipped:
+            continue
+        moment = reader.timestamp(entry.get(time_key), f"{field_name}[{i}].{time_key}", required=False)
+        if moment is not None:
+            times.append(moment)
+    return min(times) if times else None
 
 
 @dataclass
@@ -246,6 +321,14 @@ class Parsed:
     keys: list[str] = field(default_factory=list)  # every record key seen (loaded or rejected)
     records: int = 0  # platform records read
     rejected: int = 0  # of which rejected
+
+    def mark(self) -> tuple[int, int, int]:
+        """Where the rows of the next record will start (see :meth:`rollback`)."""
+        return len(self.orders), len(self.refunds), len(self.fees)
+
+    def rollback(self, mark: tuple[int, int, int]) -> None:
+        """Drop the rows added since ``mark``: what a record that failed half-way had appended."""
+        del self.orders[mark[0]:], self.refunds[mark[1]:], self.fees[mark[2]:]
 
     def extend(self, other: "Parsed") -> None:
         self.orders += other.orders
@@ -297,9 +380,15 @@ def _lookup(mapping: Mapping[str, str]) -> dict[str, str]:
     return {k.casefold(): v for k, v in mapping.items()}
 
 
-def attribute(order: StoreOrder, store: StoreSource, territory: Mapping[str, str], owners: Mapping[str, str | None]) -> str | None:
+def attribution_lookups(store: StoreSource) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The store's discount-code, tag and marketplace rules, case-folded (once per batch, not per order)."""
+    return _lookup(store.discount_codes), _lookup(store.tags), _lookup(store.marketplaces)
+
+
+def attribute(order: StoreOrder, store: StoreSource, territory: Mapping[str, str], owners: Mapping[str, str | None],
+              lookups: tuple[dict[str, str], dict[str, str], dict[str, str]] | None = None) -> str | None:
     """The member credited with ``order``: the first of the store's ``attribute_by`` rules that names one."""
-    codes, tags, markets = _lookup(store.discount_codes), _lookup(store.tags), _lookup(store.marketplaces)
+    codes, tags, markets = lookups or attribution_lookups(store)
     for rule in store.attribute_by:
         member = None
         if rule == "discount_code":
@@ -334,6 +423,7 @@ def build_frames(parsed: Parsed, store: StoreSource, settings: Settings, known: 
     """Warehouse-shaped frames of one parsed batch, and how many orders/refunds no rule credited."""
     source = store.name
     territory = territory_lookup(settings)
+    lookups = attribution_lookups(store)
     orders, lines, refunds, customers, fees = [], [], [], {}, []
     member_of: dict[str, str | None] = {}
     # the last version of an order in the batch wins (a page can repeat an order that changed)
@@ -343,7 +433,7 @@ def build_frames(parsed: Parsed, store: StoreSource, settings: Settings, known: 
     for order in latest.values():
         if order.customer is not None:
             customers[order.customer.customer_id] = order.customer
-        member = attribute(order, store, territory, known.customer_owners)
+        member = attribute(order, store, territory, known.customer_owners, lookups)
         member_of[order.order_id] = member
         orders.append(
             {
@@ -352,6 +442,7 @@ def build_frames(parsed: Parsed, store: StoreSource, settings: Settings, known: 
                 "member_id": member, "country": order.country, "currency": order.currency,
                 "gross_minor": order.gross_minor, "discount_minor": order.discount_minor, "tax_minor": order.tax_minor,
                 "shipping_minor": order.shipping_minor, "payment_terms": "prepaid", "status": order.status,
+                "shipped_at": order.shipped_at,
             }
         )
         for line in order.lines:
@@ -404,15 +495,33 @@ def _refund_row(refund: StoreRefund, source: str, member: str | None, customer: 
 
 
 def _frame(rows: list[dict], columns: tuple[str, ...]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=list(columns))
-    for col in columns:
-        if (col.endswith("_minor") and col != "cost_minor" or col == "line_no") and len(frame):
-            frame[col] = frame[col].astype("int64")  # numeric: the warehouse groups lines by number
-        elif col == "cost_minor":  # ints with gaps: kept as Python ints and None, never float
-            frame[col] = pd.Series([row.get(col) for row in rows], index=frame.index, dtype=object)
-        elif not col.endswith("_at"):
-            frame[col] = frame[col].astype(object)
-    return frame
+    """The rows as a frame: ``*_minor`` (but ``cost_minor``) and ``line_no`` int64, the rest Python objects.
+
+    Built from one numpy array per column without pandas' type inference: inference turns a
+    column of datetimes into datetime64 (milliseconds per thousand rows), and the warehouse
+    writes Python datetimes anyway. ``cost_minor`` (ints with gaps) stays Python ints and None,
+    never float.
+    """
+    arrays = []
+    for col, values in zip(columns, _columns(rows, columns)):
+        if (col.endswith("_minor") and col != "cost_minor" or col == "line_no") and rows:
+            arrays.append(np.array(values, dtype="int64"))  # numeric: the warehouse groups lines by number
+        else:
+            column = np.empty(len(values), dtype=object)
+            column[:] = values
+            arrays.append(column)
+    return pd.DataFrame._from_arrays(arrays, columns=list(columns), index=pd.RangeIndex(len(rows)), verify_integrity=False)
+
+
+def _columns(rows: list[dict], columns: tuple[str, ...]) -> list[list]:
+    """``rows`` transposed into one list per column (None where a row lacks the column)."""
+    if not rows:
+        return [[] for _ in columns]
+    try:
+        picked = list(map(itemgetter(*columns), rows)) if len(columns) > 1 else [(row[columns[0]],) for row in rows]
+    except KeyError:
+        picked = [tuple(row.get(c) for c in columns) for row in rows]
+    return [list(values) for values in zip(*picked)]
 
 
 def rejects_frame(parsed: Parsed) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from connectors.cells import line_minor
 from connectors.stores.base import Page, Stream
 from connectors.stores.http import HttpCore, ResumeRejected, RetryPolicy, StoreError, Window, iso_z, next_link
 from connectors.stores.records import (
-    Parsed, RecordError, StoreLine, StoreOrder, StoreRefund, as_list, country_of, customer_of, dig,
+    Parsed, RecordError, StoreLine, StoreOrder, StoreRefund, as_list, country_of, customer_of, dig, first_shipment,
 )
 
 ORDERS_QUERY = """
@@ -50,6 +50,7 @@ query YejiOrders($first: Int!, $after: String, $query: String!) {
         }
       }
       refunds { id createdAt note totalRefundedSet { shopMoney { amount currencyCode } } }
+      fulfillments(first: 20) { createdAt status }
     }
   }
 }
@@ -205,6 +206,7 @@ class ShopifyGraphQL(_ShopifyStream):
             discount_codes=tuple(str(c) for c in as_list(record.get("discountCodes"), "discountCodes")),
             tags=tuple(str(t).strip() for t in as_list(record.get("tags"), "tags")),
             lines=lines, refunds=refunds,
+            shipped_at=first_shipment(r, record.get("fulfillments"), "fulfillments", "createdAt", "status", ("SUCCESS",)),
         ))
 
 
@@ -321,6 +323,7 @@ class ShopifyRest(_ShopifyStream):
                                  if isinstance(d, dict) and d.get("code")),
             tags=tuple(t.strip() for t in str(record.get("tags") or "").split(",") if t.strip()),
             lines=lines, refunds=refunds,
+            shipped_at=first_shipment(r, record.get("fulfillments"), "fulfillments", "created_at", "status", ("SUCCESS",)),
         ))
 
 

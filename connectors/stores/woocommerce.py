@@ -143,6 +143,8 @@ class WooOrders(Stream):
             discount_codes=tuple(str(c.get("code")) for c in as_list(record.get("coupon_lines"), "coupon_lines")
                                  if isinstance(c, dict) and c.get("code")),
             lines=lines, refunds=refunds,
+            # set when the order was marked completed (shipped); it stays once set (a later refund keeps it)
+            shipped_at=r.timestamp(record.get("date_completed_gmt"), "date_completed_gmt", required=False),
         ))
 
 
