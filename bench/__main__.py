@@ -33,17 +33,20 @@ def plan(quick: bool, runs: int | None) -> list[tuple[str, dict]]:
             ("render", dict(members=8, runs=r, parallel=False)),
             ("ingest", dict(rows=2_000, runs=r)),
             ("sync", dict(orders=2_000, runs=r)),
+            ("commissions", dict(lines=20_000, members=100, runs=r)),
         ]
     return [
         ("compute", dict(lines=10_000, members=500, runs=r)),
         ("compute", dict(lines=100_000, members=500, runs=r)),
         ("compute", dict(lines=1_000_000, members=500, runs=r)),
-        ("history", dict(lines_per_day=1_000, members=500, short_days=91, long_days=1095, runs=r)),
+        ("history", dict(lines_per_day=1_000, members=500, short_days=91, mid_days=365, long_days=1095, runs=r)),
         ("render", dict(members=13, runs=1, parallel=False)),
         ("render", dict(members=26, runs=1, parallel=False)),
         ("render", dict(members=52, runs=r)),
         ("ingest", dict(rows=100_000, runs=r)),
         ("sync", dict(orders=100_000, runs=r)),
+        ("commissions", dict(lines=100_000, members=500, runs=r)),
+        ("commissions", dict(lines=1_000_000, members=500, runs=r)),
         ("end_to_end", dict(runs=1)),
     ]
 
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run each")
     parser.add_argument("--runs", type=int, help="runs per figure (default 3, --quick 1)")
-    parser.add_argument("--only", help="comma-separated: compute,history,render,ingest,sync,end_to_end")
+    parser.add_argument("--only", help="comma-separated: compute,history,render,ingest,sync,end_to_end,commissions")
     parser.add_argument("--markdown", type=Path, help="also write the table (Markdown) to this file")
     args = parser.parse_args(argv)
     wanted = set(args.only.split(",")) if args.only else None

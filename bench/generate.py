@@ -243,6 +243,7 @@ def generate(shape: Shape = Shape(), seed: int = 7) -> SalesData:
         "shipping_minor": shipping,
         "payment_terms": np.where(b2b, "TT30/70", "prepaid").astype(object),
         "status": np.where(cancelled, "cancelled", "open").astype(object),
+        "shipped_at": np.full(n_orders, np.datetime64("NaT"), dtype="datetime64[ns]"),  # no shipments generated
     })
 
     # -- refunds: ~4% of store orders, 3-30 days later, full or partial -----------------
@@ -372,6 +373,31 @@ def generate(shape: Shape = Shape(), seed: int = 7) -> SalesData:
                   inquiries=inquiries)
     frames = {k: v[list(INPUTS[k])].reset_index(drop=True) for k, v in frames.items()}
     return SalesData(**frames, timezone="Asia/Shanghai", default_currency="CNY", new_customer_window_days=365).check()
+
+
+def lines_ending_at(per_day: int, days: int) -> int:
+    """Lines of a ``days``-long history whose last days see ``per_day`` lines a day: volume
+    grows (see :func:`generate`), so a longer history averages fewer lines a day than it
+    ends with, and histories of different lengths compared at the same final volume have
+    the same last weeks' work."""
+    growth = 0.2 * days / 365  # as in generate(); the density at the end is (1 + g) / (1 + g/2) times the mean
+    return round(per_day * days * (1 + growth / 2) / (1 + growth))
+
+
+def to_warehouse(data: SalesData, conn) -> None:
+    """Write generated data into a migrated warehouse (an open connection), table by table,
+    through :func:`warehouse.db.upsert_frame` as a load would: a real warehouse to read from."""
+    from flows.common import SALES_TABLES
+    from warehouse.db import upsert_frame
+    from warehouse.models import TABLES
+
+    for name, table in SALES_TABLES.items():
+        frame = getattr(data, name)
+        if "source" in TABLES[table].c and "source" not in frame.columns:  # reference tables: one source
+            frame = frame.assign(source="generated")
+        nullable = {c: frame[c].to_numpy(dtype=object, na_value=None) for c in frame.columns
+                    if isinstance(frame[c].dtype, pd.api.extensions.ExtensionDtype)}  # <NA> -> NULL
+        upsert_frame(conn, table, frame.assign(**nullable))
 
 
 def fresh(data: SalesData) -> SalesData:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.generate import Shape, fresh, generate, settings
+from bench.generate import Shape, fresh, generate, lines_ending_at, settings
 from bench.harness import REPO, Figure, children_peak_mb, dump, measure
 from transforms.periods import month as month_of
 from transforms.periods import parse_period
@@ -92,30 +92,73 @@ def compute(p: dict) -> list[Figure]:
 # ----------------------------------------------------------------------------- weekly run over history
 
 
-def yeji_weekly(data, cfg) -> dict:
-    """Every frame the weekly flow computes (the same function its task calls), no I/O."""
+def yeji_weekly(url: str, cfg) -> dict:
+    """What the weekly flow does before rendering: read the week's window from the warehouse
+    (the same function its task calls) and compute every frame the reports show."""
+    from flows.common import read_weekly_data
     from transforms.weekly import weekly_review_frames
+    from warehouse.db import make_engine
 
-    return weekly_review_frames(fresh(data), WEEK, cfg.reports, cfg.commission)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            data = read_weekly_data(conn, WEEK, cfg)
+    finally:
+        engine.dispose()
+    return weekly_review_frames(data, WEEK, cfg.reports, cfg.commission)
+
+
+def _history_warehouse(shape: Shape, seed: int, path: Path) -> tuple[str, int]:
+    """Generated data loaded into a SQLite warehouse file (not measured); its URL and line count."""
+    from bench.generate import to_warehouse
+    from warehouse.db import make_engine, migrate
+
+    url = f"sqlite:///{path}"
+    data = generate(shape, seed=seed)
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        with engine.begin() as conn:
+            to_warehouse(data, conn)
+    finally:
+        engine.dispose()
+    return url, len(data.order_lines)
 
 
 def history(p: dict) -> list[Figure]:
-    """The weekly compute on a long history against a short one, same weekly volume."""
+    """The weekly run (warehouse read + compute) on a long history against a short one, both
+    ending with ``lines_per_day`` lines a day (the same weeks' work)."""
     cfg = settings()
     _warm_up(cfg.commission, with_duck=False)
-    yeji_weekly(generate(Shape(lines=3_000, members=20, days=60), seed=1), cfg)
     per_day = p["lines_per_day"]
     out = []
     short = None
-    for days, label in ((p["short_days"], "short"), (p["long_days"], "long")):
-        data = generate(Shape(lines=per_day * days, members=p["members"], days=days), seed=p.get("seed", 7))
-        runs = [measure(lambda: yeji_weekly(data, cfg)) for _ in range(p["runs"])]
-        name = f"weekly run, {days} days of history ({len(data.order_lines):,} lines)"
-        fig = Figure("scaling", name, [r[0] for r in runs], max(r[1] for r in runs),
-                     reference=short, note="goal: long/short < 1.3x" if short else "")
-        out.append(fig)
-        short = short or name
-        del data, runs
+    tmp = Path(tempfile.mkdtemp(prefix="yeji-bench-history-"))
+    try:
+        url, _ = _history_warehouse(Shape(lines=3_000, members=20, days=60), 1, tmp / "warm.db")
+        yeji_weekly(url, cfg)  # imports and first-call costs stay out of the figures
+        sizes = [p["short_days"], *([p["mid_days"]] if p.get("mid_days") else []), p["long_days"]]
+        for days in sizes:
+            shape = Shape(lines=lines_ending_at(per_day, days), members=p["members"], days=days)
+            url, lines = _history_warehouse(shape, p.get("seed", 7), tmp / f"{days}.db")
+            runs, cpu = [], []
+            for _ in range(p["runs"]):
+                started = time.process_time()
+                runs.append(measure(lambda: yeji_weekly(url, cfg)))
+                cpu.append(time.process_time() - started)
+            name = f"weekly run from SQLite, {days} days of history ({lines:,} lines)"
+            note = f"read + compute; CPU {statistics.median(cpu):.2f} s"
+            if short:
+                note += f" ({statistics.median(cpu) / out[0].extra['cpu']:.2f}x)"
+            if days == p["long_days"]:
+                note += "; goal: long/short < 1.3x"
+            fig = Figure("scaling", name, [r[0] for r in runs], max(r[1] for r in runs), reference=short,
+                         note=note, extra={"cpu": statistics.median(cpu)})
+            out.append(fig)
+            short = short or name
+            del runs
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
@@ -145,9 +188,38 @@ def parallel_ceiling(n: int = 8_000_000) -> float:
         return serial / (time.perf_counter() - started)
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its children that have ended (PDF workers)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def worker_start_up() -> tuple[float, float]:
+    """(seconds from starting a PDF worker until it is warm, as the caller sees it; the same as
+    the worker measured it, from its first line of Python)."""
+    from reports.render import PdfWorkers
+
+    with PdfWorkers(2) as workers:
+        started = time.perf_counter()
+        [inside] = workers.start().wait_ready()
+        return time.perf_counter() - started, inside
+
+
+def _texts(paths) -> list[str]:
+    return [subprocess.run(["pdftotext", "-layout", str(p), "-"], capture_output=True, text=True, check=True).stdout
+            for p in paths]
+
+
 def render(p: dict) -> list[Figure]:
+    """``members``: reviews to render (~members - 2); ``parallel``: also jobs=2 (with the
+    machine's ceiling right before and after); ``bare``: also bare WeasyPrint (default on)."""
+    import os
+
     import reports.render as rr
-    from reports import render_weekly_reviews
+    from reports import pdf_writer, render_weekly_reviews
+    from reports.render import PdfWorkers
     from transforms import commissions, customers, metrics
 
     cfg = settings()
@@ -159,6 +231,7 @@ def render(p: dict) -> list[Figure]:
               customers.top_customers(data, WEEK, cfg.reports.top_customers),
               customers.quiet_customers(data, last_day, cfg.reports.quiet_after_days),
               commissions.commission_lines(credits, data.members, data.teams, cfg.commission, MONTH))
+    generated = datetime(2026, 11, 16, 8, 0)  # the same stamp in every run: PDFs comparable by text
     captured: dict = {}
     real = rr.write_pdfs
 
@@ -169,8 +242,9 @@ def render(p: dict) -> list[Figure]:
     rr.write_pdfs = capturing
     tmp = Path(tempfile.mkdtemp(prefix="yeji-bench-render-"))
     try:
-        def yeji(jobs: int, out: str):
-            return render_weekly_reviews(*frames, data.members, data.teams, WEEK, cfg, tmp / out, jobs=jobs)
+        def yeji(jobs, out: str):
+            return render_weekly_reviews(*frames, data.members, data.teams, WEEK, cfg, tmp / out, jobs=jobs,
+                                         generated_at=generated)
 
         # warm-up (font loading, template compilation): the same for every measured run after it
         first = mm[mm["period"] == WEEK.label].head(2)
@@ -178,54 +252,87 @@ def render(p: dict) -> list[Figure]:
         from weasyprint import CSS, HTML
         from weasyprint.text.fonts import FontConfiguration
 
-        one, two, bare, own, ceilings = [], [], [], [], []
+        one, two, bare, own, ceilings, per_pdf = [], [], [], [], [], []
+        one_cpu, two_cpu, loads, batches = [], [], [], []
+        start_up = worker_start_up() if p.get("parallel", True) else None
         one_mb = bare_mb = 0.0
         count = 0
+        same_text = None
         for i in range(p["runs"]):
+            loads.append(os.getloadavg()[0])
+            cpu = cpu_seconds()
             s, mb, rendered = measure(lambda: yeji(1, f"j1-{i}"))
+            one_cpu.append(cpu_seconds() - cpu)
             one.append(s)
             one_mb = max(one_mb, mb)
             count = len(rendered)
+            per_pdf += [r.render_seconds for r in rendered]
             own.append(s - sum(r.render_seconds for r in rendered))  # Yeji's own time: all but write_pdf
             tasks, face_css, stack = captured["tasks"], captured["face_css"], captured["stack"]
-            if i == 0:  # the bare renderer's stylesheets, built once like Yeji's cache
-                fc = FontConfiguration()
-                sheets = [CSS(string=f"{face_css}\nhtml, body {{ font-family: {stack}; }}\n@page {{ font-family: {stack}; }}\n",
-                              font_config=fc),
-                          CSS(string=(rr.STATIC / "print.css").read_text("utf-8"), font_config=fc, base_url=str(rr.STATIC) + "/")]
-                HTML(string=tasks[0][0], base_url=str(rr.STATIC) + "/").write_pdf(tmp / "bare-warm.pdf", stylesheets=sheets,
-                                                                                  font_config=fc)
-            out_dir = tmp / f"bare-{i}"
-            out_dir.mkdir()
+            if p.get("bare", True):
+                if i == 0:  # the bare renderer's stylesheets, built once like Yeji's cache
+                    fc = FontConfiguration()
+                    sheets = [CSS(string=f"{face_css}\nhtml, body {{ font-family: {stack}; }}\n@page {{ font-family: {stack}; }}\n",
+                                  font_config=fc),
+                              CSS(string=(pdf_writer.STATIC / "print.css").read_text("utf-8"), font_config=fc,
+                                  base_url=pdf_writer.BASE_URL)]
+                    HTML(string=tasks[0][0], base_url=pdf_writer.BASE_URL).write_pdf(
+                        tmp / "bare-warm.pdf", stylesheets=sheets, font_config=fc)
+                out_dir = tmp / f"bare-{i}"
+                out_dir.mkdir()
 
-            def bare_render():
-                for k, (html, _path) in enumerate(tasks):
-                    HTML(string=html, base_url=str(rr.STATIC) + "/").write_pdf(out_dir / f"{k}.pdf", stylesheets=sheets,
-                                                                              font_config=fc)
+                def bare_render():
+                    for k, (html, _path) in enumerate(tasks):
+                        HTML(string=html, base_url=pdf_writer.BASE_URL).write_pdf(
+                            out_dir / f"{k}.pdf", stylesheets=sheets, font_config=fc)
 
-            s, mb, _ = measure(bare_render)
-            bare.append(s)
-            bare_mb = max(bare_mb, mb)
+                s, mb, _ = measure(bare_render)
+                bare.append(s)
+                bare_mb = max(bare_mb, mb)
             if p.get("parallel", True):
                 ceilings.append(parallel_ceiling())
-                s, _mb, _ = measure(lambda: yeji(2, f"j2-{i}"))
+                loads.append(os.getloadavg()[0])
+                cpu = cpu_seconds()
+
+                def two_jobs():
+                    with PdfWorkers(2) as workers:  # as the flows do: started by the render call, warmed meanwhile
+                        result = yeji(workers, f"j2-{i}")
+                        batches.append(workers.last_batch)
+                    return result
+
+                s, _mb, parallel = measure(two_jobs)
+                two_cpu.append(cpu_seconds() - cpu)
                 two.append(s)
                 ceilings.append(parallel_ceiling())
+                if i == 0:
+                    same_text = ([r.pdf_path.name for r in parallel] == [r.pdf_path.name for r in rendered]
+                                 and _texts(r.pdf_path for r in parallel) == _texts(r.pdf_path for r in rendered))
         label = f"{count} review PDFs"
+        load = f"load average {min(loads):.1f}-{max(loads):.1f}"
         figures = [
             Figure("render", f"Yeji render_weekly_reviews, {label}, jobs=1", one, one_mb,
-                   reference=f"bare WeasyPrint, same final HTML, {label}",
-                   note=f"goal: overhead < 15% of bare; Yeji's own time (context, charts, templates, fonts, email"
-                        f" bodies) {statistics.median(own):.2f} s = {100 * statistics.median(own) / statistics.median(bare):.1f}%"
-                        " of bare", extra={"pdfs": count, "own_seconds": own}),
-            Figure("render", f"bare WeasyPrint, same final HTML, {label}", bare, bare_mb, note="reference"),
+                   reference=f"bare WeasyPrint, same final HTML, {label}" if bare else None,
+                   note=(f"goal: overhead < 15% of bare; Yeji's own time (context, charts, templates, fonts, email"
+                         f" bodies) {statistics.median(own):.2f} s"
+                         + (f" = {100 * statistics.median(own) / statistics.median(bare):.1f}% of bare" if bare else "")
+                         + f"; per PDF {statistics.median(per_pdf):.2f} s (median); CPU {statistics.median(one_cpu):.1f} s;"
+                           f" {load}"),
+                   extra={"pdfs": count, "own_seconds": own, "cpu_seconds": one_cpu, "load": loads}),
         ]
+        if bare:
+            figures.append(Figure("render", f"bare WeasyPrint, same final HTML, {label}", bare, bare_mb, note="reference"))
         if two:
-            figures.append(Figure("render", f"Yeji render_weekly_reviews, {label}, jobs=2", two, children_peak_mb(),
-                                  reference=f"Yeji render_weekly_reviews, {label}, jobs=1",
-                                  note="goal: >= 1.7x faster than jobs=1 (peak: largest worker); two CPU-bound processes"
-                                       f" were {min(ceilings):.2f}x-{max(ceilings):.2f}x as fast as one around these runs"
-                                       " (2.0 = two idle cores)", extra={"parallel_ceiling": ceilings}))
+            share = "/".join(str(n) for n in batches[0]["pdfs_by_process"])
+            figures.append(Figure(
+                "render", f"Yeji render_weekly_reviews, {label}, jobs=2", two, children_peak_mb(),
+                reference=f"Yeji render_weekly_reviews, {label}, jobs=1",
+                note=(f"goal: >= 1.7x faster than jobs=1; two CPU-bound processes were {min(ceilings):.2f}x-"
+                      f"{max(ceilings):.2f}x as fast as one around these runs (2.0 = two idle cores); CPU"
+                      f" {statistics.median(two_cpu):.1f} s (caller + worker); worker ready {start_up[0]:.2f} s after"
+                      f" start; PDFs caller/worker {share}; IPC {batches[0]['ipc_seconds']:.2f} s;"
+                      f" {'same text and order as jobs=1' if same_text else 'TEXT DIFFERS from jobs=1'}; peak: worker"),
+                extra={"parallel_ceiling": ceilings, "cpu_seconds": two_cpu, "worker_start_up": start_up,
+                       "batches": batches, "same_text": same_text}))
         return figures
     finally:
         rr.write_pdfs = real
@@ -380,8 +487,18 @@ def sync(p: dict) -> list[Figure]:
     ]
 
 
+# ----------------------------------------------------------------------------- commission plans at scale
+
+
+def commissions(p: dict) -> list[Figure]:
+    """The plan engine alone on generated credits (bench/commissions.py): every scheme at once."""
+    from bench.commissions import run
+
+    return run(p)
+
+
 BENCHMARKS = {"compute": compute, "history": history, "render": render, "ingest": ingest, "end_to_end": end_to_end,
-              "sync": sync}
+              "sync": sync, "commissions": commissions}
 
 
 def main(argv: list[str]) -> int:

@@ -36,21 +36,27 @@ Rendering — frames in (columns as declared in :mod:`transforms.schema`), files
   team summary ~0.7 s, a 209-line statement 2.4 s. That relies on the prepared CJK font of
   :mod:`reports.fonts` (built once per machine, ~30 s, cached); with plain system fonts and no
   ``libharfbuzz-subset0`` WeasyPrint needs ~10 s per PDF.
-* ``jobs`` > 1 renders in up to that many spawned processes, each given at least
-  ``reports.render.MIN_PDFS_PER_WORKER`` (6) PDFs, since a worker costs ~1.5 s to start. On a
-  machine without idle cores it does not help (32 reviews: 17.7 s with 1 job, 23.1 s with 2 here).
+* ``jobs`` > 1 renders in that many processes, the caller included: ``jobs - 1`` lean worker
+  processes (``reports/pdf_writer.py``: WeasyPrint only) start while the HTML is composed and take
+  one PDF at a time from a shared queue, like the caller; batches under
+  ``reports.render.MIN_PDFS_FOR_WORKERS`` PDFs stay in one process. ``jobs`` may also be a
+  :class:`reports.render.PdfWorkers` started by the caller, to serve several batches. A worker
+  that dies fails the batch with ``PdfWorkerError``. It only helps when a core is free
+  (BENCHMARKS.md, Render).
 
 Delivery::
 
-    deliver(engine, rendered, delivery, outbox_dir, *, resend=False) -> DeliveryReport
+    deliver(engine, rendered, delivery, outbox_dir, *, resend=False, archived=None, late=None) -> DeliveryReport
 
 * ``delivery`` is ``settings.delivery``: SMTP when ``delivery.smtp`` is set (password from the
   environment variable it names), otherwise ``.eml`` files in ``outbox_dir``.
 * One email per recipient: text + HTML summary + the PDF attached.
-* Idempotent through the ``deliveries`` table (:mod:`warehouse.outbox`): a ``(kind, period,
-  recipient)`` already recorded is not sent again (reported as ``changed_since_sent`` when the
-  content hash differs) unless ``resend=True``. Recorded after each successful send, one
-  transaction per message. Failures are reported per item and retried on the next run.
+* Idempotent through the ``deliveries`` table (:mod:`warehouse.outbox`), keyed by ``(kind, period,
+  recipient, content hash)``: a version the recipient has is not sent again unless ``resend=True``;
+  a changed report is sent as a correction or only flagged (``delivery.on_changed_content``).
+  Recorded as an attempt before and as sent after each send, one transaction each. Failures are
+  reported per item and retried on the next run; ``late=`` (a stale run) notes it in every message.
+* Team summaries also go to the team chats of ``delivery.team_chat`` (Apprise, :mod:`reports.chat`).
 
 ``python -m reports.preview OUT_DIR --png`` renders every report from demo frames.
 """

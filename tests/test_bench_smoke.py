@@ -87,3 +87,28 @@ def test_table_and_slopes():
         assert rows[2][4] == f"{figures[2].median / figures[3].median:.2f}x"
     assert render_markdown(rows).startswith("| benchmark |")
     assert slopes(figures) and "slope" in slopes(figures)[0]
+
+
+def test_commissions_benchmark_smoke():
+    figures = worker.commissions(dict(lines=3_000, members=40, runs=1))
+    assert [f.benchmark for f in figures] == ["commissions"] and figures[0].peak_mb > 0
+    assert figures[0].extra["lines"] > 2_500 and figures[0].extra["lines_out"] > 2_500
+
+
+def test_commissions_benchmark_exercises_every_scheme_and_reconciles():
+    from bench import commissions as bc
+
+    members, teams = bc.people(40)
+    out = bc.compute(bc.credits(3_000, 40, seed=5), members, teams, bc.plans(40), bc.scores(40))
+    lines = out["lines"]
+    kinds = set(zip(lines["line_type"], lines["rule"]))
+    for expected in [("credit", "tiered_retroactive"), ("credit", "tiered_marginal"), ("credit", "flat"),
+                     ("member", "quota"), ("member", "evaluation"), ("project", "tiered_marginal"),
+                     ("pool", "pool"), ("release", "stage_release"), ("clawback", "clawback")]:
+        assert expected in kinds, expected
+    assert (lines["held_minor"] > 0).any() and lines["multiplier"].notna().any()
+    split = lines[lines["order_id"] == "O10000000"]
+    assert split["member_id"].nunique() == 2  # the split order is credited to both members
+    totals = lines.groupby("member_id")["amount_minor"].sum()
+    summary = out["summary"].set_index("member_id")["amount_minor"]
+    assert (summary.reindex(totals.index) == totals).all()

@@ -18,6 +18,7 @@ from reports import (
     render_weekly_reviews,
 )
 from reports import fonts
+from reports.render import PdfWorkerError, PdfWorkers
 
 
 def _weekly(out_dir, *, metrics=None, generated_at=f.GENERATED, jobs=1):
@@ -133,10 +134,105 @@ def test_render_time_is_reported_and_reasonable(weekly):
 def test_parallel_rendering_gives_the_same_reports(weekly, tmp_path, monkeypatch):
     import reports.render
 
-    monkeypatch.setattr(reports.render, "MIN_PDFS_PER_WORKER", 1)  # fan out even this small batch
-    parallel = {i.member_id: i for i in _weekly(tmp_path, jobs=2)}
-    assert {m: i.content_hash for m, i in parallel.items()} == {m: i.content_hash for m, i in weekly[0].items()}
-    assert all(i.pdf_path.read_bytes().startswith(b"%PDF") for i in parallel.values())
+    monkeypatch.setattr(reports.render, "MIN_PDFS_FOR_WORKERS", 1)  # fan out even this small batch
+    serial = list(weekly[0].values())
+    with PdfWorkers(2) as workers:
+        workers.start().wait_ready()  # so that the worker surely takes some of the four PDFs
+        parallel = _weekly(tmp_path / "pool", jobs=workers)
+        assert workers.last_batch["pdfs_by_process"][1] >= 1, workers.last_batch  # the worker wrote some
+        again = _weekly(tmp_path / "again", jobs=workers)  # one pool serves several batches
+    by_int = _weekly(tmp_path / "int", jobs=2)  # workers started and closed by the call itself
+    for items in (parallel, again, by_int):
+        assert [i.member_id for i in items] == [i.member_id for i in serial]  # same order
+        assert [i.content_hash for i in items] == [i.content_hash for i in serial]
+        assert [f.pdf_text(i.pdf_path) for i in items] == [f.pdf_text(i.pdf_path) for i in serial]
+        assert all(i.render_seconds > 0 for i in items)
+
+
+def _within(seconds: float, call):
+    """``call()``'s exception or result, failing the test if it takes longer than ``seconds``
+    (a hang is the failure this guards against)."""
+    import threading
+
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["result"] = call()
+        except BaseException as error:  # noqa: BLE001 - handed back to the test
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still waiting after {seconds} s: hung"
+    return outcome
+
+
+def _review_tasks(tmp_path, count: int):
+    """The final HTML of the weekly reviews, ``count`` PDFs' worth (the four repeated)."""
+    import reports.render
+
+    html = [reports.render.render_html(ctx) for ctx in _contexts()]
+    return [(html[k % len(html)], tmp_path / f"review-{k}.pdf") for k in range(count)]
+
+
+def _contexts():
+    from reports import context
+
+    return context.build_weekly_reviews(
+        f.member_metrics(), f.trend(), f.top_customers(), f.quiet_customers(), f.commission_lines("2026-11"),
+        f.members(), f.teams(), f.WEEK, f.settings(), font=fonts.font_stack())
+
+
+@pytest.mark.parametrize("when", ["before the batch", "during the batch"])
+def test_a_worker_that_dies_fails_the_batch_with_a_clear_error_not_a_hang(tmp_path, when):
+    import os
+    import signal
+    import threading
+
+    setup = fonts.prepare_fonts()
+    tasks = _review_tasks(tmp_path, 10)
+    workers = PdfWorkers(2).start()
+    [pid] = workers.pids
+    workers.wait_ready()
+    if when == "before the batch":
+        os.kill(pid, signal.SIGKILL)
+    else:  # the worker is busy by then: ten PDFs take several seconds
+        threading.Timer(0.3, os.kill, (pid, signal.SIGKILL)).start()
+    outcome = _within(120, lambda: workers.write(tasks, setup.face_css, setup.stack))
+    error = outcome.get("error")
+    assert isinstance(error, PdfWorkerError), outcome
+    assert f"PDF worker process {pid} was killed by SIGKILL" in str(error) and "the batch failed" in str(error)
+    assert not workers.started  # closed: nothing left running
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # reaped by the pool: no zombie left behind
+
+
+def test_a_pdf_a_worker_cannot_write_fails_the_batch_naming_the_file(tmp_path):
+    setup = fonts.prepare_fonts()
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    tasks = _review_tasks(tmp_path, 4)
+    bad = [(html, tmp_path / "blocker" / f"bad-{k}.pdf") for k, (html, _path) in enumerate(tasks)]
+    with PdfWorkers(2) as workers:
+        workers.start().wait_ready()
+        outcome = _within(120, lambda: workers.write(tasks[:2] + bad, setup.face_css, setup.stack))
+    error = outcome.get("error")
+    assert isinstance(error, (PdfWorkerError, OSError)), outcome  # the worker's or the caller's own
+    assert "blocker" in str(error)
+    assert not list(tmp_path.glob("blocker*/*.pdf")) and not list(tmp_path.glob(".tmp-*"))
+
+
+def test_small_batches_stay_in_one_process(tmp_path):
+    import reports.render
+
+    setup = fonts.prepare_fonts()
+    tasks = _review_tasks(tmp_path, reports.render.MIN_PDFS_FOR_WORKERS - 1)
+    with PdfWorkers(2) as workers:
+        reports.render._render(_contexts()[:1], f.settings(), tmp_path / "one", workers, f.GENERATED)
+        assert not workers.started  # one review: not worth a worker
+    seconds = reports.render.write_pdfs(tasks, setup.face_css, setup.stack, jobs=2)
+    assert len(seconds) == len(tasks) and all(path.exists() for _html, path in tasks)
 
 
 @pytest.mark.parametrize("font_mode", ["", "prepared"])

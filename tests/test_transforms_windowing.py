@@ -89,3 +89,91 @@ def test_outstanding_without_paid_orders_equals_outstanding_of_every_order(histo
     assert full[~full.set_index(["source", "order_id"]).index.isin(pruned.set_index(["source", "order_id"]).index)][
         "outstanding_minor"
     ].eq(0).all()
+
+
+# ----------------------------------------------------------------------------- reading the window from the warehouse
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def history_warehouse(request, history, tmp_path_factory):
+    """``history`` loaded into a real warehouse: a SQLite file, and PostgreSQL when
+    ``YEJI_TEST_DATABASE_URL`` is set (skipped visibly otherwise)."""
+    from bench.generate import to_warehouse
+    from tests.conftest import PG_URL, _reset_postgres
+    from warehouse.db import make_engine, migrate
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('history') / 'warehouse.db'}"
+    else:
+        if not PG_URL:
+            pytest.skip("YEJI_TEST_DATABASE_URL is not set: PostgreSQL case skipped")
+        _reset_postgres(PG_URL)
+        url = PG_URL
+    engine = make_engine(url)
+    migrate(engine)
+    with engine.begin() as conn:
+        to_warehouse(history, conn)
+    yield engine, _read_whole(engine, history)
+    engine.dispose()
+
+
+def _read_whole(engine, history):
+    from flows.common import SALES_TABLES
+    from warehouse.db import read_table
+
+    with engine.connect() as conn:
+        frames = {name: read_table(conn, table) for name, table in SALES_TABLES.items() if hasattr(history, name)}
+    return replace(history, **frames, extra={})
+
+
+def _read_window(engine, history, period):
+    from transforms.window import window_bounds, window_extra
+    from warehouse.reads import read_weekly_window
+
+    # a customer's earlier order matters back to the new-customer window (the flow's bound)
+    bounds = window_bounds(period, trend_weeks=12, quiet_after_days=45, new_customer_days=history.new_customer_window_days)
+    with engine.connect() as conn:
+        frames = read_weekly_window(conn, bounds)
+    earlier = frames.pop("earlier_orders")
+    return replace(history, **frames, extra=window_extra(earlier, bounds)).check()
+
+
+# near the history's start (2024-11-17: the first weeks with quiet customers), mid-history (a month running past the week), the last week
+@pytest.mark.parametrize("label", ["2025-W05", "2025-W31", "2026-W05", "2026-W46"])
+def test_weekly_run_read_with_where_clauses_equals_whole_tables(history_warehouse, history, label):
+    period = parse_period(label)
+    engine, whole = history_warehouse
+    window = _read_window(engine, history, period)
+    assert len(window.orders) < len(whole.orders) / 3
+    earlier = window.extra["earlier_orders"]
+    assert len(earlier) < len(whole.orders) / 3
+    assert (earlier["ordered_at"] < window.extra["earlier_than"]).all()
+    full = _with_lines(weekly_frames(whole, period), whole, period)
+    small = _with_lines(weekly_frames(window, period), window, period)
+    for name, frame in full.items():
+        assert len(frame), name
+        pd.testing.assert_frame_equal(small[name].reset_index(drop=True), frame.reset_index(drop=True), obj=name)
+    # the in-memory window of the whole tables gives the same figures too
+    cut = _with_lines(weekly_frames(weekly_window(whole, period, trend_weeks=12, quiet_after_days=45), period), whole,
+                      period)
+    for name, frame in full.items():
+        pd.testing.assert_frame_equal(cut[name].reset_index(drop=True), frame.reset_index(drop=True), obj=name)
+
+
+def _with_lines(frames, data, period):
+    """``frames`` with the month's commission lines (what the review shows); the credits, which
+    list records in the order the tables were read (a whole-table read has no ORDER BY), sorted."""
+    from bench.generate import settings
+
+    month_so_far = month(period.end - timedelta(days=1))
+    credits = frames["credits"]
+    lines = commissions.commission_lines(credits, data.members, data.teams, settings().commission, month_so_far)
+    return {**frames, "credits": credits.sort_values(["kind", "source", "record_id", "member_id"], kind="stable"),
+            "commission_lines": lines}
+
+
+def test_a_window_cut_for_one_week_refuses_another(history):
+    window = weekly_window(history, parse_period("2026-W46"))
+    assert weekly_window(window, parse_period("2026-W46")) is window
+    with pytest.raises(ValueError, match="2026-W46.*2026-W40"):
+        weekly_window(window, parse_period("2026-W40"))

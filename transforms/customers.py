@@ -16,8 +16,8 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from transforms.facts import Facts, converted_to_base, orders_in, refunds_in, sales_facts
-from transforms.periods import Period
+from transforms.facts import Facts, _attribution, _minor, converted_to_base, orders_in, refunds_in, sales_facts
+from transforms.periods import Period, local_dates
 from transforms.schema import (
     QUIET_CUSTOMERS,
     QUIET_CUSTOMERS_EXTRA,
@@ -26,6 +26,7 @@ from transforms.schema import (
     SalesData,
     require_columns,
 )
+from transforms.window import EARLIER_ORDERS
 
 
 def _customer_directory(data: SalesData) -> pd.DataFrame:
@@ -95,6 +96,7 @@ def customer_owners(data: SalesData, orders: pd.DataFrame, roster: pd.DataFrame)
         again = converted_to_base(
             credited[mixed].assign(currency=data.default_currency),
             {"common_minor": "revenue_original_minor"}, "order_day", "order_currency", data.fx_rates,
+            pivot=data.fx_pivot_currency,
         )
         common = credited["revenue_minor"].to_numpy().copy()
         common[mixed.to_numpy()] = again["common_minor"].to_numpy()
@@ -117,6 +119,53 @@ def customer_owners(data: SalesData, orders: pd.DataFrame, roster: pd.DataFrame)
             "currency": owners.map(by_member["currency"]),
         }
     ).rename_axis("customer_id")
+
+
+JUDGED_COLUMNS = OWNER_COLUMNS + ["source", "order_id", "country"]
+
+
+def judged_orders(data: SalesData, facts: Facts) -> pd.DataFrame:
+    """The counted orders (not cancelled, with a customer) customers are judged by: every one
+    of ``facts``; or, on a weekly window (``data.extra["earlier_orders"]``, see
+    :mod:`transforms.window`), the window's from its first instant on plus the earlier ones
+    of the customers who may be going quiet."""
+    orders = facts.orders
+    orders = orders.loc[~orders["cancelled"] & orders["customer_id"].notna(), JUDGED_COLUMNS]
+    earlier = data.extra.get("earlier_orders")
+    if earlier is None:
+        return orders
+    since = pd.Timestamp(data.extra["earlier_than"]).to_datetime64()
+    recent = orders[orders["ordered_at"].to_numpy() >= since]
+    return pd.concat([earlier_order_facts(data, earlier, facts.roster), recent], ignore_index=True)
+
+
+def earlier_order_facts(data: SalesData, earlier: pd.DataFrame, roster: pd.DataFrame) -> pd.DataFrame:
+    """EARLIER_ORDERS rows as order facts (JUDGED_COLUMNS): credited member, local order day,
+    revenue (gross - discount) in the order's currency and, converted order by order at the
+    rate of its day exactly as :func:`transforms.facts.order_facts` does, in the member's
+    base currency."""
+    require_columns(earlier, EARLIER_ORDERS, "earlier_orders")
+    members = pd.Series(earlier["member_id"].to_numpy(dtype=object))
+    attribution = _attribution(members, roster, data.default_currency)
+    ordered_at = pd.to_datetime(pd.Series(earlier["ordered_at"].to_numpy())).astype("datetime64[ns]")
+    base = pd.DataFrame(
+        {
+            "customer_id": earlier["customer_id"].to_numpy(dtype=object),
+            "member_id": members.to_numpy(dtype=object),
+            "attributed": attribution["attributed"].to_numpy(),
+            "ordered_at": ordered_at.to_numpy(),
+            "order_day": local_dates(ordered_at, data.timezone).to_numpy(),
+            "order_currency": earlier["currency"].to_numpy(dtype=object),
+            "revenue_original_minor": _minor(earlier["gross_minor"]) - _minor(earlier["discount_minor"]),
+            "currency": attribution["currency"].to_numpy(dtype=object),
+            "source": earlier["source"].to_numpy(dtype=object),
+            "order_id": earlier["order_id"].to_numpy(dtype=object),
+            "country": earlier["country"].to_numpy(dtype=object),
+        }
+    )
+    converted = converted_to_base(base, {"revenue_minor": "revenue_original_minor"}, "order_day", "order_currency",
+                                  data.fx_rates, pivot=data.fx_pivot_currency)
+    return converted[JUDGED_COLUMNS]
 
 
 def _text(values: pd.Series) -> np.ndarray:
@@ -144,15 +193,17 @@ def quiet_customers(
     a one-off shopper who never came back is not a relationship going quiet.
 
     ``lifetime_revenue_minor`` is the revenue (gross - discount, refunds not deducted) of all
-    the customer's orders up to ``as_of_day``, in the owner's base currency. Sorted per member
-    by lifetime revenue, highest first. Customers with no owner are not listed.
+    the customer's orders up to ``as_of_day``, in the owner's base currency. ``country`` is the
+    customer's, else that of their latest order having one. Sorted per member by lifetime
+    revenue, highest first. Customers with no owner are not listed. On a weekly window,
+    customers are judged by :func:`judged_orders`.
     """
     if quiet_after_days < 0 or lookback_days < 0:
         raise ValueError("quiet_after_days and lookback_days must not be negative")
     facts = sales_facts(data) if facts is None else facts
     as_of = _as_day(as_of_day)
-    orders = facts.orders[OWNER_COLUMNS + ["cancelled", "order_id", "country"]]
-    orders = orders[~orders["cancelled"] & orders["customer_id"].notna() & (orders["order_day"] <= as_of)]
+    orders = judged_orders(data, facts)
+    orders = orders[orders["order_day"] <= as_of]
     last = orders.groupby("customer_id")["order_day"].max()
     days_since = (as_of - last).dt.days
     quiet = days_since[(days_since > quiet_after_days) & (days_since <= lookback_days)]
@@ -160,14 +211,16 @@ def quiet_customers(
         return _empty_quiet()
     owners = customer_owners(data, orders, facts.roster).reindex(quiet.index)
     owners = owners[owners["member_id"].notna()]
-    theirs = orders[orders["customer_id"].isin(owners.index)]
+    # in time order (ties: source, order id), so that order_country is that of the latest order having one
+    theirs = orders[orders["customer_id"].isin(owners.index)].sort_values(["ordered_at", "source", "order_id"],
+                                                                           kind="stable")
     theirs = theirs.assign(owner_currency=theirs["customer_id"].map(owners["currency"]).to_numpy(dtype=object))
     revenue = theirs["revenue_minor"].to_numpy().copy()
     other = (theirs["currency"] != theirs["owner_currency"]).to_numpy()
     if other.any():
         again = converted_to_base(
             theirs[other], {"owner_minor": "revenue_original_minor"}, "order_day", "order_currency", data.fx_rates,
-            target_column="owner_currency",
+            target_column="owner_currency", pivot=data.fx_pivot_currency,
         )
         revenue[other] = again["owner_minor"].to_numpy()
     lifetime = theirs.assign(owner_revenue=revenue).groupby("customer_id").agg(

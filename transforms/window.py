@@ -1,24 +1,32 @@
 """The rows a weekly run needs: a smaller :class:`SalesData` with the same weekly results.
 
 A weekly run reports one week (and the week before it), a trend of a few weeks, the month
-so far and customers going quiet. :func:`weekly_window` keeps, of the history:
+so far and customers going quiet. :func:`weekly_window` keeps, of the history
+(:class:`WindowBounds` says which days; ``warehouse.reads`` reads the same rows with SQL):
 
 * every order, refund, collection and inquiry from the earliest day reported on
-  (trend start, previous week, month start; minus a 2-day margin for time zones);
+  (trend start, previous week, month start; minus a 2-day margin for time zones) up to
+  the end of the month (plus the margin): nothing later changes a figure of the week;
 * per customer ordering in that window, their latest earlier counted order (so that
   "new customer" is judged exactly as on the whole history);
 * every open receivable (not prepaid, not cancelled) that was not already fully paid in
   its own currency before the earliest as-of day of the outstanding figures (a paid order
   is outstanding 0 forever after, unless a payment is returned: orders with a negative
   collection are always kept);
-* every order of a customer who may be going quiet (their whole history: lifetime revenue
-  and owner need it);
 * every order referred to by a kept refund or collection, and every collection of a kept
   order (all sources sharing an order id, as the lookups match ids across sources);
 * the targets of the week, the two weeks before it and the month;
-* the order lines and platform fees of the orders from the earliest day on only (costs and
+* the order lines and platform fees of the orders in the window's days only (costs and
   fees of older orders, kept for the reasons above, are unknown in the window's facts and
   reported nowhere); every other field of ``data`` as it is.
+
+Customers who may be going quiet need their whole history (last order, order count,
+owner, lifetime revenue), but not as orders: ``data.extra["earlier_orders"]`` holds, for
+them only, the counted orders before the window in the few columns
+:func:`transforms.customers.quiet_customers` reads (:data:`EARLIER_ORDERS`), and
+``data.extra["earlier_than"]`` the window's first instant. Revenue is converted order by
+order (exact, at each order's day rate), so these stay one row per order; nothing else of
+those orders is computed.
 
 ``member_metrics`` (week and previous week), ``team_metrics``, ``weekly_trend`` (up to
 ``trend_weeks``), ``mix``, ``top_customers``, ``quiet_customers`` (as of the week's last day,
@@ -30,16 +38,80 @@ frames are not modified.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 
-from transforms.periods import Period, local_dates, month, trailing_weeks, week
+from transforms.periods import Period, month, trailing_weeks, week
 from transforms.schema import SalesData
 
 MARGIN = pd.Timedelta(days=2)  # any time zone's local day lies within this of the UTC day
+
+# The columns of data.extra["earlier_orders"]: quiet customers' counted orders before the window.
+EARLIER_ORDERS = (
+    "source", "order_id", "customer_id", "member_id", "ordered_at", "currency", "gross_minor", "discount_minor",
+    "country",
+)
+
+
+@dataclass(frozen=True)
+class WindowBounds:
+    """The instants (naive UTC) and labels that delimit a weekly run's rows.
+
+    Rows dated in ``[cut, end)`` are read whole. A window customer's latest earlier order
+    matters from ``previous_from`` on (``None``: any): an order further back is more than
+    ``new_customer_days`` before any day of the window, so the customer is new either way.
+    A receivable fully paid (in its own currency) before ``settled_by`` stays paid. A customer may be going quiet when their
+    latest counted order before ``quiet_until`` lies in ``[quiet_from, quiet_before)``
+    (judged on UTC times with a margin: a few customers too many is harmless); when
+    ``quiet_after_days`` is so small that the quiet range reaches ``quiet_until``, every
+    customer ordering in ``[quiet_until, band_end)`` may be too.
+    """
+
+    cut: pd.Timestamp
+    end: pd.Timestamp
+    previous_from: pd.Timestamp | None
+    settled_by: pd.Timestamp
+    quiet_from: pd.Timestamp
+    quiet_before: pd.Timestamp
+    quiet_until: pd.Timestamp
+    band_end: pd.Timestamp
+    as_of: pd.Timestamp  # the week's last local day
+    target_periods: tuple[str, ...]
+    key: tuple  # what the window is cut for: data already cut for the same run is not cut again
+
+    @property
+    def band_may_be_quiet(self) -> bool:
+        return self.quiet_before > self.quiet_until
+
+
+def window_bounds(period: Period, trend_weeks: int = 12, quiet_after_days: int = 45,
+                  lookback_days: int = 365, new_customer_days: int | None = None) -> WindowBounds:
+    """The :class:`WindowBounds` of the weekly run of ``period`` (see module docstring).
+    ``new_customer_days``: the longest new-customer window of the workspace and its
+    commission plans (``None``: a customer's latest earlier order however old)."""
+    last_day = period.end - timedelta(days=1)
+    span = trailing_weeks(week(last_day), max(trend_weeks, 1))
+    the_month = month(last_day)
+    earliest = min(span[0].start, period.previous().start, the_month.start)
+    as_of = pd.Timestamp(last_day)
+    labels = (period.label, period.previous().label, period.previous().previous().label, the_month.label)
+    return WindowBounds(
+        cut=pd.Timestamp(earliest) - MARGIN,
+        end=pd.Timestamp(max(period.end, the_month.end)) + MARGIN,
+        previous_from=None if new_customer_days is None
+        else pd.Timestamp(earliest) - pd.Timedelta(days=new_customer_days) - 2 * MARGIN,
+        settled_by=pd.Timestamp(period.previous().start) - MARGIN,
+        quiet_from=as_of - pd.Timedelta(days=lookback_days) - MARGIN,
+        quiet_before=as_of - pd.Timedelta(days=quiet_after_days) + MARGIN,
+        quiet_until=pd.Timestamp(period.end) - MARGIN,
+        band_end=pd.Timestamp(period.end) + MARGIN,
+        as_of=as_of,
+        target_periods=tuple(dict.fromkeys(labels)),
+        key=(period.label, trend_weeks, quiet_after_days, lookback_days),
+    )
 
 
 def _normalized(values: pd.Series, missing: str) -> np.ndarray:
@@ -63,23 +135,29 @@ def weekly_window(
     quiet_after_days: int = 45,
     lookback_days: int = 365,
 ) -> SalesData:
-    """``data`` reduced to what the weekly figures of ``period`` need (see module docstring)."""
-    last_day = period.end - timedelta(days=1)
-    span = trailing_weeks(week(last_day), max(trend_weeks, 1))
-    earliest = min(span[0].start, period.previous().start, month(last_day).start)
-    cut = pd.Timestamp(earliest) - MARGIN
-    end = pd.Timestamp(period.end) + MARGIN
+    """``data`` reduced to what the weekly figures of ``period`` need (see module docstring).
+
+    Data already cut for the same run (e.g. read so from the warehouse) is returned as is; data
+    cut for another run raise ``ValueError``."""
+    bounds = window_bounds(period, trend_weeks, quiet_after_days, lookback_days)
+    cut_for = data.extra.get("window")
+    if cut_for == bounds.key:
+        return data
+    if cut_for is not None:  # a window lacks the history another week's figures need
+        raise ValueError(f"these data were cut for the weekly run {cut_for}, not {bounds.key}: read the warehouse "
+                         "again for this week (flows.common.read_weekly_data)")
+    cut, end = bounds.cut.to_datetime64(), bounds.end.to_datetime64()
     o = data.orders
     ordered_at = _times(o["ordered_at"])
     customer = o["customer_id"].to_numpy(dtype=object)
     cancelled = _normalized(o["status"], "open") == "cancelled"
     counted = ~cancelled & pd.notna(customer)
     cust_codes, _ = pd.factorize(pd.Series(customer, dtype=object))
-    recent = ordered_at >= cut
+    recent = (ordered_at >= cut) & (ordered_at < end)
     keep = recent.copy()
 
     # the latest earlier counted order of each customer of the window
-    before = np.flatnonzero(counted & ~recent & (cust_codes >= 0))
+    before = np.flatnonzero(counted & (ordered_at < cut) & (cust_codes >= 0))
     window_customers = np.unique(cust_codes[recent & counted & (cust_codes >= 0)])
     candidates = before[np.isin(cust_codes[before], window_customers)]
     if len(candidates):
@@ -88,62 +166,14 @@ def weekly_window(
         last_of_customer = np.r_[cust_codes[ranked][1:] != cust_codes[ranked][:-1], True]
         keep[ranked[last_of_customer]] = True
 
-    # customers who may be going quiet: last counted order (before the week's end) in the quiet range
-    as_of = pd.Timestamp(last_day)
-    until = pd.Timestamp(period.end)
-    band = np.flatnonzero((ordered_at >= (until - MARGIN).to_datetime64()) & (ordered_at < end.to_datetime64()))
-    by_as_of = ordered_at < (until - MARGIN).to_datetime64()
-    by_as_of[band] = (local_dates(pd.Series(ordered_at[band]), data.timezone) <= as_of).to_numpy()
-    upto = counted & (cust_codes >= 0) & by_as_of
-    if upto.any():
-        n = int(cust_codes.max()) + 1
-        latest = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-        idx = np.flatnonzero(upto)
-        order = np.lexsort((ordered_at[idx], cust_codes[idx]))
-        ranked = idx[order]
-        tail = np.r_[cust_codes[ranked][1:] != cust_codes[ranked][:-1], True]
-        latest[cust_codes[ranked[tail]]] = ordered_at[ranked[tail]]
-        # (judged on UTC times with a margin: a few customers too many is harmless)
-        low = (as_of - pd.Timedelta(days=lookback_days) - MARGIN).to_datetime64()
-        high = (as_of - pd.Timedelta(days=quiet_after_days) + MARGIN).to_datetime64()
-        maybe = (latest >= low) & (latest < high)
-        keep |= (cust_codes >= 0) & maybe[np.where(cust_codes >= 0, cust_codes, 0)]
-
-    # open receivables not fully paid (in their own currency) before the earliest as-of day
-    terms = o["payment_terms"].to_numpy(dtype=object)
-    terms = np.where(pd.isna(terms), "prepaid", terms)
-    receivable = (_normalized(pd.Series(terms, dtype=object), "prepaid") != "prepaid") & ~cancelled
-    if receivable.any():
-        c = data.collections
-        total = (
-            _minor(o["gross_minor"]) - _minor(o["discount_minor"]) + _minor(o["tax_minor"]) + _minor(o["shipping_minor"])
-        )
-        settled_by = pd.Timestamp(period.previous().start) - MARGIN
-        early = c[_times(c["received_at"]) < settled_by.to_datetime64()]
-        paid = pd.DataFrame(
-            {
-                "source": early["order_source"].to_numpy(dtype=object),
-                "order_id": early["order_id"].to_numpy(dtype=object),
-                "currency": early["currency"].to_numpy(dtype=object),
-                "paid": _minor(early["amount_minor"]),
-            }
-        ).groupby(["source", "order_id", "currency"], sort=False)["paid"].sum()
-        rows = np.flatnonzero(receivable & ~keep)
-        owed = pd.MultiIndex.from_arrays(
-            [
-                o["source"].to_numpy(dtype=object)[rows],
-                o["order_id"].to_numpy(dtype=object)[rows],
-                o["currency"].to_numpy(dtype=object)[rows],
-            ]
-        )
-        covered = paid.reindex(owed, fill_value=0).to_numpy(dtype="int64")
-        # a negative collection (a payment returned) could open a paid order again: keep those orders
-        returned = o["order_id"].isin(c.loc[(_minor(c["amount_minor"]) < 0), "order_id"].dropna().unique()).to_numpy()
-        keep[rows[(covered < total[rows]) | returned[rows]]] = True
+    earlier = _earlier_orders(o, bounds, ordered_at, counted, cust_codes)
+    keep |= _unpaid_receivables(data, bounds, ordered_at, cancelled, keep)
 
     r, c, q = data.refunds, data.collections, data.inquiries
-    refunds = r[_times(r["refunded_at"]) >= cut]
-    recent_collections = _times(c["received_at"]) >= cut
+    refunded_at = _times(r["refunded_at"])
+    refunds = r[(refunded_at >= cut) & (refunded_at < end)]
+    received_at = _times(c["received_at"])
+    recent_collections = (received_at >= cut) & (received_at < end)
     ids = pd.Index(o["order_id"].to_numpy(dtype=object)[keep]).append(
         pd.Index(refunds["order_id"].to_numpy(dtype=object))
     ).append(pd.Index(c.loc[recent_collections, "order_id"].to_numpy(dtype=object))).dropna().unique()
@@ -152,15 +182,81 @@ def weekly_window(
     orders = o[keep]
     # costs matter only for orders placed in the reported days (gross profit); older orders are
     # kept for their dates, owners, totals and revenue, which do not need their lines
+    recent_ids = o["order_id"].to_numpy(dtype=object)[recent]
     lines = data.order_lines
-    lines = lines[lines["order_id"].isin(o["order_id"].to_numpy(dtype=object)[recent]).to_numpy()]
-    inquiries = q[_times(q["received_at"]) >= cut]
+    lines = lines[lines["order_id"].isin(recent_ids).to_numpy()]
+    received = _times(q["received_at"])
+    inquiries = q[(received >= cut) & (received < end)]
     t = data.targets
-    labels = {period.label, period.previous().label, period.previous().previous().label, month(last_day).label}
-    targets = t[t["period"].astype(str).str.strip().isin(labels).to_numpy()]
-    fees = getattr(data, "fees", None)
+    targets = t[t["period"].astype(str).str.strip().isin(bounds.target_periods).to_numpy()]
     changed = dict(orders=orders, order_lines=lines, refunds=refunds, collections=collections, targets=targets,
-                   inquiries=inquiries)
+                   inquiries=inquiries, extra={**data.extra, **window_extra(earlier, bounds)})
+    fees = getattr(data, "fees", None)
     if fees is not None:  # platform fees (gross profit) of the window's orders
-        changed["fees"] = fees[fees["order_id"].isin(o["order_id"].to_numpy(dtype=object)[recent]).to_numpy()]
+        changed["fees"] = fees[fees["order_id"].isin(recent_ids).to_numpy()]
     return replace(data, **changed)
+
+
+def window_extra(earlier_orders: pd.DataFrame, bounds: WindowBounds) -> dict:
+    """The ``data.extra`` entries of a window (see module docstring)."""
+    return {"earlier_orders": earlier_orders[list(EARLIER_ORDERS)].reset_index(drop=True),
+            "earlier_than": bounds.cut, "window": bounds.key}
+
+
+def _earlier_orders(o: pd.DataFrame, bounds: WindowBounds, ordered_at: np.ndarray, counted: np.ndarray,
+                    cust_codes: np.ndarray) -> pd.DataFrame:
+    """The counted orders before the window of customers who may be going quiet (EARLIER_ORDERS)."""
+    upto = counted & (cust_codes >= 0) & (ordered_at < bounds.quiet_until.to_datetime64())
+    maybe = np.zeros(len(o), dtype=bool)
+    if upto.any():
+        n = int(cust_codes.max()) + 1
+        latest = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+        idx = np.flatnonzero(upto)
+        order = np.lexsort((ordered_at[idx], cust_codes[idx]))
+        ranked = idx[order]
+        tail = np.r_[cust_codes[ranked][1:] != cust_codes[ranked][:-1], True]
+        latest[cust_codes[ranked[tail]]] = ordered_at[ranked[tail]]
+        quiet = (latest >= bounds.quiet_from.to_datetime64()) & (latest < bounds.quiet_before.to_datetime64())
+        if bounds.band_may_be_quiet:
+            band = counted & (ordered_at >= bounds.quiet_until.to_datetime64()) & (
+                ordered_at < bounds.band_end.to_datetime64()) & (cust_codes >= 0)
+            quiet[np.unique(cust_codes[band])] = True
+        maybe = (cust_codes >= 0) & quiet[np.where(cust_codes >= 0, cust_codes, 0)]
+    return o[maybe & counted & (ordered_at < bounds.cut.to_datetime64())]
+
+
+def _unpaid_receivables(data: SalesData, bounds: WindowBounds, ordered_at: np.ndarray, cancelled: np.ndarray,
+                        keep: np.ndarray) -> np.ndarray:
+    """Orders not kept yet that are open receivables not fully paid (in their own currency)
+    before ``bounds.settled_by``, or that had a payment returned."""
+    o = data.orders
+    found = np.zeros(len(o), dtype=bool)
+    terms = o["payment_terms"].to_numpy(dtype=object)
+    terms = np.where(pd.isna(terms), "prepaid", terms)
+    receivable = (_normalized(pd.Series(terms, dtype=object), "prepaid") != "prepaid") & ~cancelled
+    if not receivable.any():
+        return found
+    c = data.collections
+    total = _minor(o["gross_minor"]) - _minor(o["discount_minor"]) + _minor(o["tax_minor"]) + _minor(o["shipping_minor"])
+    early = c[_times(c["received_at"]) < bounds.settled_by.to_datetime64()]
+    paid = pd.DataFrame(
+        {
+            "source": early["order_source"].to_numpy(dtype=object),
+            "order_id": early["order_id"].to_numpy(dtype=object),
+            "currency": early["currency"].to_numpy(dtype=object),
+            "paid": _minor(early["amount_minor"]),
+        }
+    ).groupby(["source", "order_id", "currency"], sort=False)["paid"].sum()
+    rows = np.flatnonzero(receivable & ~keep & (ordered_at < bounds.end.to_datetime64()))
+    owed = pd.MultiIndex.from_arrays(
+        [
+            o["source"].to_numpy(dtype=object)[rows],
+            o["order_id"].to_numpy(dtype=object)[rows],
+            o["currency"].to_numpy(dtype=object)[rows],
+        ]
+    )
+    covered = paid.reindex(owed, fill_value=0).to_numpy(dtype="int64")
+    # a negative collection (a payment returned) could open a paid order again: keep those orders
+    returned = o["order_id"].isin(c.loc[(_minor(c["amount_minor"]) < 0), "order_id"].dropna().unique()).to_numpy()
+    found[rows[(covered < total[rows]) | returned[rows]]] = True
+    return found

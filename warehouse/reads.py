@@ -1,0 +1,203 @@
+"""Reading only what a weekly run needs: WHERE clauses instead of whole tables.
+
+A weekly run's cost must follow the week, not the history. :func:`read_weekly_window`
+reads the rows :func:`transforms.window.weekly_window` would keep of the whole tables
+(its module docstring says which and why), selected by the database, so that the rows
+that cross the wire, and everything computed on them, do not grow with the history:
+
+* orders, refunds, collections and inquiries dated in ``[cut, end)``;
+* per customer ordering in that window, their latest earlier counted order (from
+  ``previous_from`` on: a GROUP BY over a range of the ordered_at index);
+* open receivables not fully paid (in their own currency) before ``settled_by``, and
+  orders that had a payment returned;
+* orders sharing an id with a kept order, refund or collection, and every collection
+  of a kept order id;
+* for customers who may be going quiet (their latest counted order before
+  ``quiet_until`` in ``[quiet_from, quiet_before)``: ordered in that range and not after it,
+  within the lookback year), their counted orders before ``cut`` in the few columns the
+  quiet list reads (``earlier_orders``). One row per order, not a sum: lifetime revenue and
+  the owner's share are converted order by order at each order's day rate, exactly as on
+  the whole history, and a sum converted once would round differently;
+* the customers of all those rows, the targets of ``target_periods``, the order lines and
+  fees of the window's orders; the small tables (teams, members, FX rates, scores) whole.
+
+Still proportional to the history, inside the database: finding the open receivables looks at
+every older non-prepaid order and sums its collections (nothing in the schema marks an order as
+settled), and the quiet candidates' lifetimes are as long as they are.
+
+Everything goes through :func:`warehouse.db.read_table`, so the types are exactly those of a
+whole-table read (int64 minor units, Decimal, naive UTC datetime64). SQLAlchemy Core only:
+the same statements run on SQLite and PostgreSQL. The days are those of
+:func:`transforms.window.window_bounds`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select, tuple_
+from sqlalchemy.engine import Connection
+
+from transforms.window import EARLIER_ORDERS, WindowBounds
+from warehouse.db import read_table
+from warehouse.models import TABLES
+
+SMALL_TABLES = {  # tables that grow with the team, the calendar or the catalogue, not with the sales
+    "teams": "teams", "members": "members", "fx_rates": "fx_rates", "scores": "evaluation_scores",
+    "product_costs": "product_costs",
+}
+CHUNK = 2_000  # values per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
+
+
+def _t(name: str) -> Table:
+    return TABLES[name]
+
+
+def _counted(o: Table) -> ColumnElement:
+    """Not cancelled and with a customer (``status`` compared trimmed and lower-cased, missing = open)."""
+    return and_(func.coalesce(func.lower(func.trim(o.c.status)), "open") != "cancelled", o.c.customer_id.is_not(None))
+
+
+def _receivable(o: Table) -> ColumnElement:
+    """Not prepaid (missing terms = prepaid) and not cancelled."""
+    return and_(
+        func.coalesce(func.lower(func.trim(o.c.payment_terms)), "prepaid") != "prepaid",
+        func.coalesce(func.lower(func.trim(o.c.status)), "open") != "cancelled",
+    )
+
+
+def _between(column, start, end) -> ColumnElement:
+    return and_(column >= start.to_pydatetime(), column < end.to_pydatetime())
+
+
+def _union(frames: list[pd.DataFrame], key: list[str]) -> pd.DataFrame:
+    """Rows of ``frames`` once each (by ``key``), in time of first appearance."""
+    frames = [f for f in frames if len(f)] or frames[:1]
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return out.drop_duplicates(key).reset_index(drop=True)
+
+
+def _sources(conn: Connection) -> list[str]:
+    """Distinct order sources, by walking the primary key index (a handful of lookups, no scan)."""
+    o = _t("orders")
+    found: list[str] = []
+    while True:
+        stmt = select(func.min(o.c.source))
+        if found:
+            stmt = stmt.where(o.c.source > found[-1])
+        nxt = conn.execute(stmt).scalar()
+        if nxt is None:
+            return found
+        found.append(nxt)
+
+
+def quiet_candidates(bounds: WindowBounds) -> ColumnElement:
+    """SELECT of the ids of customers who may be going quiet (see module docstring): those who
+    ordered in ``[quiet_from, quiet_before)`` but not in ``[quiet_before, quiet_until)`` (two
+    ranges of the ordered_at index: the lookback year, not the history)."""
+    o = _t("orders")
+    before = min(bounds.quiet_before, bounds.quiet_until)
+    stmt = select(o.c.customer_id).where(_counted(o), _between(o.c.ordered_at, bounds.quiet_from, before)).except_(
+        select(o.c.customer_id).where(_counted(o), _between(o.c.ordered_at, before, bounds.quiet_until)))
+    if bounds.band_may_be_quiet:  # the quiet range reaches the week's last days
+        band = select(o.c.customer_id).where(_counted(o), _between(o.c.ordered_at, bounds.quiet_until, bounds.band_end))
+        stmt = select(stmt.subquery().c.customer_id).union(band)
+    return stmt
+
+
+def _window_orders(conn: Connection, bounds: WindowBounds) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Orders of the window; and, before it, each window customer's latest counted order and
+    the open receivables not fully paid by ``settled_by`` (or with a payment returned)."""
+    o, c = _t("orders"), _t("collections")
+    cut = bounds.cut.to_pydatetime()
+    in_window = _between(o.c.ordered_at, bounds.cut, bounds.end)
+    paid = (
+        select(func.coalesce(func.sum(c.c.amount_minor), 0))
+        .where(c.c.order_source == o.c.source, c.c.order_id == o.c.order_id, c.c.currency == o.c.currency,
+               c.c.received_at < bounds.settled_by.to_pydatetime())
+        .scalar_subquery()
+    )
+    total = (o.c.gross_minor - func.coalesce(o.c.discount_minor, 0) + func.coalesce(o.c.tax_minor, 0)
+             + func.coalesce(o.c.shipping_minor, 0))
+    returned = select(c.c.order_id).where(c.c.amount_minor < 0)
+    window = read_table(conn, "orders", [in_window])
+    earlier = _union([
+        _latest_earlier(conn, bounds, window),
+        read_table(conn, "orders", [_receivable(o), o.c.ordered_at < cut,
+                                    or_(total > paid, o.c.order_id.in_(returned))]),
+    ], ["source", "order_id"])
+    return window, earlier
+
+
+def _latest_earlier(conn: Connection, bounds: WindowBounds, window: pd.DataFrame) -> pd.DataFrame:
+    """Each window customer's latest counted order before ``cut`` (from ``previous_from`` on):
+    the latest per customer of that range (a GROUP BY over a range of the ordered_at index),
+    then those orders, by time (ties of one customer at one instant: all of them)."""
+    o = _t("orders")
+    since = [] if bounds.previous_from is None else [o.c.ordered_at >= bounds.previous_from.to_pydatetime()]
+    latest = conn.execute(
+        select(o.c.customer_id, func.max(o.c.ordered_at))
+        .where(_counted(o), o.c.ordered_at < bounds.cut.to_pydatetime(), *since)
+        .group_by(o.c.customer_id)
+    ).all()
+    counted = window["status"].fillna("open").astype(str).str.strip().str.lower() != "cancelled"
+    customers = set(window.loc[counted, "customer_id"].dropna())
+    wanted = {customer: pd.Timestamp(at) for customer, at in latest if customer in customers}
+    times = sorted({at.to_pydatetime() for at in wanted.values()})
+    parts = [read_table(conn, "orders", [_counted(o), o.c.ordered_at.in_(times[i : i + CHUNK])])
+             for i in range(0, len(times), CHUNK)] or [read_table(conn, "orders", [o.c.order_id.is_(None)])]
+    found = pd.concat(parts, ignore_index=True)
+    return found[found["customer_id"].map(wanted).eq(found["ordered_at"]).to_numpy()]
+
+
+def _in(column, select_ids, listed: list) -> ColumnElement:
+    """``column`` in a subquery's ids or in a (short) list of ids."""
+    return or_(column.in_(select_ids), *[column.in_(listed[i : i + CHUNK]) for i in range(0, len(listed), CHUNK)])
+
+
+def read_weekly_window(conn: Connection, bounds: WindowBounds) -> dict[str, pd.DataFrame]:
+    """The frames of a weekly run's :class:`~transforms.schema.SalesData` (keys as its fields)
+    plus ``earlier_orders`` (see module docstring)."""
+    o, r, c, q, f = _t("orders"), _t("refunds"), _t("collections"), _t("inquiries"), _t("fees")
+    lines, customers, t = _t("order_lines"), _t("customers"), _t("targets")
+    frames = {name: read_table(conn, table) for name, table in SMALL_TABLES.items()}
+    in_window = _between(o.c.ordered_at, bounds.cut, bounds.end)
+    window, kept_before = _window_orders(conn, bounds)
+    refunds = read_table(conn, "refunds", [_between(r.c.refunded_at, bounds.cut, bounds.end)])
+    received = _between(c.c.received_at, bounds.cut, bounds.end)
+    # the kept order ids: the database's for the window's rows, a short list for older kept orders
+    window_ids = select(o.c.order_id).where(in_window)
+    ids = window_ids.union(select(r.c.order_id).where(_between(r.c.refunded_at, bounds.cut, bounds.end)),
+                           select(c.c.order_id).where(received))
+    older_ids = sorted(set(kept_before["order_id"]))
+    sources = _sources(conn)
+    # orders outside the window sharing a kept id (any source): the lookups match ids across sources
+    referenced = _union([
+        read_table(conn, "orders", [o.c.source.in_(sources), o.c.order_id.in_(ids), ~in_window]),
+        *[read_table(conn, "orders", [o.c.source.in_(sources), o.c.order_id.in_(older_ids[i : i + CHUNK])])
+          for i in range(0, len(older_ids), CHUNK)],
+    ], ["source", "order_id"])
+    orders = _union([window, kept_before, referenced], ["source", "order_id"])
+    collections = read_table(conn, "collections", [or_(received, _in(c.c.order_id, ids, older_ids))])
+    earlier = read_table(conn, "orders", [_counted(o), o.c.ordered_at < bounds.cut.to_pydatetime(),
+                                          o.c.customer_id.in_(quiet_candidates(bounds))], columns=list(EARLIER_ORDERS))
+    inquiries = read_table(conn, "inquiries", [_between(q.c.received_at, bounds.cut, bounds.end)])
+    others = (set(kept_before["customer_id"].dropna()) | set(referenced["customer_id"].dropna())
+              | set(earlier["customer_id"])) - set(window["customer_id"].dropna())
+    customer_ids = select(o.c.customer_id).where(in_window).union(
+        select(r.c.customer_id).where(_between(r.c.refunded_at, bounds.cut, bounds.end)),
+        select(q.c.customer_id).where(_between(q.c.received_at, bounds.cut, bounds.end)),
+    )
+    frames.update(
+        orders=orders,
+        # costs and fees of the window's orders only (older ones are reported nowhere)
+        order_lines=read_table(conn, "order_lines", [tuple_(lines.c.source, lines.c.order_id).in_(
+            select(o.c.source, o.c.order_id).where(in_window))]),
+        fees=read_table(conn, "fees", [f.c.order_id.in_(window_ids)]),
+        refunds=refunds,
+        collections=collections,
+        inquiries=inquiries,
+        customers=read_table(conn, "customers", [_in(customers.c.customer_id, customer_ids, sorted(others))]),
+        targets=read_table(conn, "targets", [func.trim(t.c.period).in_(list(bounds.target_periods))]),
+        earlier_orders=earlier,
+    )
+    return frames
