@@ -6,8 +6,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from config.models import Workspace
-from flows import progress, runlog
-from flows.common import load_sales_data, prepare_workspace, render_jobs, resolve_period, warehouse
+from flows import fanout, progress, runlog
+from flows.common import load_sales_data, prepare_workspace, resolve_period, warehouse
 from flows.weekly_review import archive_location, deliver_reports
 from reports import render_commission_statements, render_finance_summary
 from reports.archive import copy_to_archive
@@ -44,9 +44,10 @@ def compute_commissions(data: SalesData, month: Period, ws: Workspace) -> dict:
 def render_statements(result: dict, data: SalesData, month: Period, ws: Workspace) -> list:
     """One statement PDF per member with a plan, and the finance summary."""
     out_dir = ws.path(ws.settings.reports.output_dir) / month.label
-    statements = render_commission_statements(
-        result["lines"], result["summary"], data.members, data.teams, month, ws.settings, out_dir, jobs=render_jobs()
-    )
+    statements = fanout.render_for_members(render_commission_statements, "commission_summary", dict(  # across workers
+        commission_lines=result["lines"], commission_summary=result["summary"], members=data.members,
+        teams=data.teams, month=month, settings=ws.settings, out_dir=out_dir,
+    ), ws)
     finance = render_finance_summary(
         result["summary"], result["lines"], data.members, data.teams, month, ws.settings, out_dir
     )
@@ -79,7 +80,7 @@ def monthly_commissions(month: str | None = None, workspace: str | None = None, 
         progress.step("rendering PDFs", 2, 4)
         rendered = render_statements(result, data, period, ws)
         progress.step("delivering", 3, 4)
-        delivery = deliver_reports(rendered, ws, resend) if run.may_send(send) else None
+        delivery = deliver_reports(rendered, ws, resend, run.late_note(ws.settings.timezone)) if run.may_send(send) else None
         progress.step("done", 4, 4)
         outcome = {"period": period.label, "rendered": rendered, "delivery": delivery, "summary": result["summary"]}
         run.reports(outcome, rendered, delivery)  # a failed delivery fails the run (RunFailed)

@@ -11,6 +11,12 @@ propagates, so Prefect marks the flow run Failed. A run whose work partly failed
 failed, a source failed) is recorded ``failed`` and raises :class:`RunFailed` carrying the
 result, so it is never shown as successful while the CLI can still print what was done.
 Each run publishes a markdown summary and a table of what was sent to whom.
+
+Runs of the same flow never overlap, however they were started (two `yeji run` commands, a
+schedule and a command, two machines): the run holds the flow's lock in the warehouse
+(``run_locks``, renewed by a heartbeat thread) from before its row is written until it ends.
+A run that finds the lock held is cancelled (:class:`RunOverlap`, recorded ``cancelled``) or
+waits for it, per ``schedule.overlap`` (``cancel_new`` | ``enqueue``).
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator
+from zoneinfo import ZoneInfo
 
 from config.models import Workspace
 from flows.common import warehouse
-from flows.schedule import SKIP, Lateness, lateness
+from flows.schedule import SEND_WITH_NOTE, SKIP, Lateness, lateness
+from reports.email import LateNote
 from warehouse import runs as runs_table
 
 log = logging.getLogger("yeji.flows.runlog")
@@ -36,6 +44,11 @@ class RunFailed(RuntimeError):
     def __init__(self, message: str, result: Any = None):
         super().__init__(message)
         self.result = result
+
+
+class RunOverlap(RuntimeError):
+    """Another run of the same flow holds its lock and ``schedule.overlap`` is ``cancel_new``:
+    this run did nothing (recorded ``cancelled``)."""
 
 
 def idempotency_key(flow: str, period: str | None, *, send: bool = True) -> str:
@@ -64,6 +77,16 @@ class Run:
     sent_table: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     lateness: Lateness | None = None
+    scheduled_at: datetime | None = None  # aware: when Prefect scheduled it (None: started by hand)
+    started_at: datetime | None = None  # aware
+
+    def late_note(self, tz: str) -> LateNote | None:
+        """For a stale run that still sends: when it was due and when it sends, in the team's
+        timezone (every message then says so at the top)."""
+        if self.lateness is None or self.lateness.decision != SEND_WITH_NOTE or self.scheduled_at is None:
+            return None
+        zone = ZoneInfo(tz)
+        return LateNote(due=self.scheduled_at.astimezone(zone), sent=(self.started_at or datetime.now(zone)).astimezone(zone))
 
     def may_send(self, send: bool) -> bool:
         """Whether to deliver: not when asked not to, nor when the run is stale and the
@@ -89,6 +112,13 @@ class Run:
             return
         self.counts.update(sent=delivery.sent, already_sent=delivery.skipped_already_sent,
                            no_recipient=delivery.skipped_no_recipient, failed=delivery.failed)
+        if delivery.corrected:
+            self.counts["corrected"] = delivery.corrected
+            self.notes.append(f"{delivery.corrected} report(s) changed since they were sent: sent again as corrections")
+        if delivery.changed_since_sent:
+            self.counts["changed_not_resent"] = delivery.changed_since_sent
+            self.notes.append(f"{delivery.changed_since_sent} report(s) changed since they were sent and were not "
+                              "resent (delivery.on_changed_content: flag); rerun with --resend to send them")
         if delivery.linked_not_attached:
             self.counts["linked_not_attached"] = delivery.linked_not_attached
             self.notes.append(f"{delivery.linked_not_attached} message(s) too large to attach: "
@@ -125,29 +155,38 @@ def _prefect_run() -> tuple[str | None, datetime | None]:
 
 @contextmanager
 def recorded(ws: Workspace, flow: str, period: str | None, *, send: bool = True) -> Iterator[Run]:
-    """Record the run in ``runs`` and publish its artifacts; see the module docstring."""
+    """Record the run in ``runs`` and publish its artifacts, holding the flow's lock throughout;
+    see the module docstring."""
     key = idempotency_key(flow, period, send=send)
     flow_run_id, scheduled = _prefect_run()
-    started = datetime.now(timezone.utc)
-    with warehouse(ws) as engine:
+    with warehouse(ws) as engine, runs_table.flow_lock(engine, flow, overlap=ws.settings.schedule.overlap) as lock:
+        started = datetime.now(timezone.utc)
         run_id = runs_table.start_run(engine, flow=flow, period=period, idempotency_key=key,
                                       started_at=started.replace(tzinfo=None), scheduled_at=_utc(scheduled),
                                       flow_run_id=flow_run_id)
-    cfg = ws.settings.schedule
-    run = Run(flow, period, key, run_id, lateness=lateness(scheduled, started, staleness_hours=cfg.staleness_hours,
-                                                          when_stale=cfg.when_stale))
-    try:
-        yield run
-    except BaseException as exc:
-        error = run.error or f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, KeyboardInterrupt):
-            error = "interrupted"
-        _finish(ws, run, runs_table.FAILED, error)
-        raise
-    if run.error:
-        _finish(ws, run, runs_table.FAILED, run.error)
-        raise RunFailed(f"{flow} {period or ''}: {run.error}".replace("  ", " "), run.result)
-    _finish(ws, run, runs_table.COMPLETED, None)
+        if lock.holder is not None:  # cancelled: another run holds the lock
+            message = f"{flow} {period or ''}: another run of {flow} is in progress ({lock.holder.describe()}); " \
+                      "this one was cancelled and sent nothing"
+            runs_table.finish_run(engine, run_id, state=runs_table.CANCELLED, ended_at=_utc_now(),
+                                  error=message.replace("  ", " "))
+            raise RunOverlap(message.replace("  ", " "))
+        lock.run_id = run_id  # shown to a run that finds the lock held
+        runs_table.renew_lock(engine, flow, lock.owner, now=_utc_now(), ttl=runs_table.LOCK_TTL, run_id=run_id)
+        cfg = ws.settings.schedule
+        run = Run(flow, period, key, run_id, scheduled_at=scheduled, started_at=started,
+                  lateness=lateness(scheduled, started, staleness_hours=cfg.staleness_hours, when_stale=cfg.when_stale))
+        try:
+            yield run
+        except BaseException as exc:
+            error = run.error or f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, KeyboardInterrupt):
+                error = "interrupted"
+            _finish(ws, run, runs_table.FAILED, error)
+            raise
+        if run.error:
+            _finish(ws, run, runs_table.FAILED, run.error)
+            raise RunFailed(f"{flow} {period or ''}: {run.error}".replace("  ", " "), run.result)
+        _finish(ws, run, runs_table.COMPLETED, None)
 
 
 def _finish(ws: Workspace, run: Run, state: str, error: str | None) -> None:

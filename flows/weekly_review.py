@@ -7,8 +7,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from config.models import Workspace
-from flows import progress, runlog
-from flows.common import load_sales_data, prepare_workspace, render_jobs, resolve_period, warehouse
+from flows import fanout, progress, runlog
+from flows.common import load_weekly_data, prepare_workspace, resolve_period, warehouse
 from reports import render_team_summaries, render_weekly_reviews
 from reports.archive import archive_reports
 from reports.delivery import deliver
@@ -27,10 +27,11 @@ def compute_weekly(data: SalesData, period: Period, ws: Workspace) -> dict:
 def render_weekly(frames: dict, data: SalesData, period: Period, ws: Workspace) -> list:
     """One review PDF per member and one summary PDF per team."""
     out_dir = ws.path(ws.settings.reports.output_dir) / period.label
-    reviews = render_weekly_reviews(
-        frames["member_metrics"], frames["trend"], frames["top_customers"], frames["quiet_customers"],
-        frames["commission_mtd"], data.members, data.teams, period, ws.settings, out_dir, jobs=render_jobs(),
-    )
+    reviews = fanout.render_for_members(render_weekly_reviews, "member_metrics", dict(  # across the pool's workers
+        member_metrics=frames["member_metrics"], trend=frames["trend"], top_customers=frames["top_customers"],
+        quiet_customers=frames["quiet_customers"], commission_lines_mtd=frames["commission_mtd"],
+        members=data.members, teams=data.teams, period=period, settings=ws.settings, out_dir=out_dir,
+    ), ws)
     summaries = render_team_summaries(
         frames["team_metrics"], frames["member_metrics"], frames["mix_platform"], frames["mix_country"],
         frames["quiet_customers"], data.members, data.teams, period, ws.settings, out_dir, trend=frames["trend"],
@@ -39,13 +40,14 @@ def render_weekly(frames: dict, data: SalesData, period: Period, ws: Workspace) 
 
 
 @task(name="deliver reports", cache_policy=NO_CACHE)
-def deliver_reports(rendered: list, ws: Workspace, resend: bool = False):
+def deliver_reports(rendered: list, ws: Workspace, resend: bool = False, late=None):
     """Archive every PDF (when configured), then email each rendered report to its recipient
-    (or write .eml files); never twice."""
+    (or write .eml files) and post team summaries to team chats; never twice. ``late``
+    (a :class:`reports.email.LateNote`) heads every message of a stale run."""
     cfg = ws.settings.delivery
     archived = archive_reports(rendered, archive_location(ws)) if cfg.archive else {}
     with warehouse(ws) as engine:
-        return deliver(engine, rendered, cfg, ws.path(cfg.outbox_dir), resend=resend, archived=archived)
+        return deliver(engine, rendered, cfg, ws.path(cfg.outbox_dir), resend=resend, archived=archived, late=late)
 
 
 def archive_location(ws: Workspace) -> str:
@@ -66,13 +68,13 @@ def weekly_review(week: str | None = None, workspace: str | None = None, send: b
     period = resolve_period(week, "week", ws)
     with runlog.recorded(ws, "weekly_review", period.label, send=send) as run:
         progress.step("reading the warehouse", 0, 4)
-        data = load_sales_data(ws)
+        data = load_weekly_data(ws, period)
         progress.step("computing metrics", 1, 4)
         frames = compute_weekly(data, period, ws)
         progress.step("rendering PDFs", 2, 4)
         rendered = render_weekly(frames, data, period, ws)
         progress.step("delivering", 3, 4)
-        delivery = deliver_reports(rendered, ws, resend) if run.may_send(send) else None
+        delivery = deliver_reports(rendered, ws, resend, run.late_note(ws.settings.timezone)) if run.may_send(send) else None
         progress.step("done", 4, 4)
         result = {"period": period.label, "rendered": rendered, "delivery": delivery}
         run.reports(result, rendered, delivery)  # a failed delivery fails the run (RunFailed)

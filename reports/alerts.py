@@ -1,5 +1,6 @@
 """Telling the admins that a run failed: an email to each admin address (through the same
-transport as the reports: SMTP, or the .eml outbox) and a message to each Apprise chat URL.
+transport as the reports: SMTP, or the .eml outbox) and a message to each Apprise chat URL
+(posted by :func:`reports.chat.post`, which keeps the URLs' tokens out of every log and message).
 
 Alerts never raise: a failed alert is returned as a problem (and logged), since the run's
 own failure is already recorded in the run log and in Prefect.
@@ -8,21 +9,20 @@ own failure is already recorded in the run log and in Prefect.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from config.models import Alerts, Delivery
+from reports import chat
 from reports.email import sender_address
 
 log = logging.getLogger("yeji.reports.alerts")
 
 
 def chat_urls(alerts: Alerts) -> list[str]:
-    raw = os.environ.get(alerts.chat_urls_env or "", "") if alerts.chat_urls_env else ""
-    return [u for u in re.split(r"[\s,]+", raw) if u]
+    return chat.team_urls(alerts.chat_urls_env) if alerts.chat_urls_env else []
 
 
 def alert_admins(alerts: Alerts, delivery: Delivery, outbox_dir: Path, subject: str, body: str) -> list[str]:
@@ -47,16 +47,11 @@ def alert_admins(alerts: Alerts, delivery: Delivery, outbox_dir: Path, subject: 
                     problems.append(f"alert to {address}: {type(exc).__name__}: {exc}")
         finally:
             transport.close()
-    urls = chat_urls(alerts)
-    if urls:
-        import apprise
-
-        notifier = apprise.Apprise()
-        for url in urls:
-            if not notifier.add(url):
-                problems.append(f"alert chat URL not understood by Apprise: {url.split('://')[0]}://…")
-        if len(notifier) and not notifier.notify(title=subject, body=body):
-            problems.append("alert to chat: Apprise could not deliver to every URL")
+    for url in chat_urls(alerts):  # each URL on its own: one dead chat does not silence the others
+        try:
+            chat.post(url, subject, body)
+        except chat.ChatError as exc:
+            problems.append(f"alert to chat: {exc}")
     for problem in problems:
         log.warning(problem)
     return problems

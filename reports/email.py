@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
@@ -23,6 +24,7 @@ from reports import formatting as fmt
 from reports.context import CommissionStatement, FinanceSummary, ReportContext, TeamSummary, WeeklyReview
 from reports.i18n import t
 from reports.templating import render_template
+from transforms.periods import parse_period
 
 if TYPE_CHECKING:  # pragma: no cover
     from reports.render import Rendered
@@ -171,6 +173,11 @@ def sender_address(sender: str) -> str:
     return pairs[0][1]
 
 
+def new_message_id(sender: str) -> str:
+    """A fresh Message-ID in the sender's domain (chosen before the send, kept in the outbox)."""
+    return make_msgid(domain=sender_address(sender).rpartition("@")[2] or None)
+
+
 _BODY = re.compile(r"<!--yeji:body-->(.*?)<!--/yeji:body-->", re.S)
 
 
@@ -185,10 +192,56 @@ def _merge_html(documents: list[str]) -> str:
     return shell[: match.start(1)] + merged + shell[match.end(1):]
 
 
-def build_message(items: Sequence["Rendered"], sender: str, links: dict | None = None) -> EmailMessage:
+# ----------------------------------------------------------------------------- delivery notices
+
+
+@dataclass(frozen=True)
+class LateNote:
+    """A run that started after its staleness limit and still sends (``when_stale: send_with_note``):
+    when the reports were due and when they actually went out, both in the team's timezone."""
+
+    due: datetime
+    sent: datetime
+
+
+def late_notice(note: LateNote, period_label: str, lang: str) -> str:
+    """"this review for 2026-W46 (9–15 Nov) is late: due …, sent …" in the recipient's language."""
+    return t("email.late_note", lang, period=fmt.format_period_short(parse_period(period_label), lang),
+             due=fmt.format_datetime(note.due, lang), sent=fmt.format_datetime(note.sent, lang))
+
+
+def correction_notice(previous_sent_at: datetime, lang: str) -> str:
+    """The report changed since ``previous_sent_at`` (naive UTC, from the outbox)."""
+    return t("email.corrected_note", lang, sent=fmt.format_datetime(previous_sent_at.replace(tzinfo=timezone.utc), lang))
+
+
+def corrected_subject(subject: str, lang: str) -> str:
+    return t("email.corrected_subject", lang, subject=subject)
+
+
+def _with_notices(text_body: str, html_body: str, notices: Sequence[str]) -> tuple[str, str]:
+    """Notices go first, above the greeting, in both bodies: a reader sees them before the figures."""
+    if not notices:
+        return text_body, html_body
+    text_body = "".join(f"{n}\n\n" for n in notices) + text_body
+    block = "".join(f'<p style="margin:0 0 12px;padding:10px 12px;background:#fff7e6;border:1px solid #f0c36d;'
+                    f'border-radius:4px;color:#7a4b00;font-weight:bold;">{html.escape(n)}</p>' for n in notices)
+    marker = "<!--yeji:body-->"
+    if marker in html_body:
+        html_body = html_body.replace(marker, marker + block, 1)
+    else:
+        html_body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + block, html_body, count=1) if "<body" in html_body \
+            else block + html_body
+    return text_body, html_body
+
+
+def build_message(items: Sequence["Rendered"], sender: str, links: dict | None = None, *,
+                  notices: Sequence[str] = (), corrected: bool = False, message_id: str | None = None) -> EmailMessage:
     """One message to one recipient carrying one or more reports (same kind and period).
     A report whose PDF is in ``links`` (too large to attach) is not attached: the message
-    names where it is archived instead."""
+    names where it is archived instead. ``notices`` (already in the recipient's language: late,
+    corrected) head both bodies; ``corrected`` marks the subject; ``message_id`` is the one
+    chosen before an earlier attempt, so a retry is the same message to the mail client."""
     if not items:
         raise ValueError("no report to send")
     first = items[0]
@@ -197,16 +250,18 @@ def build_message(items: Sequence["Rendered"], sender: str, links: dict | None =
         raise ValueError(f"one message goes to one recipient, got {sorted(recipients)}")
     msg = EmailMessage()
     subjects = list(dict.fromkeys(i.subject for i in items))
-    msg["Subject"] = subjects[0] if len(subjects) == 1 else f"{subjects[0]} (+{len(subjects) - 1})"
+    subject = subjects[0] if len(subjects) == 1 else f"{subjects[0]} (+{len(subjects) - 1})"
+    msg["Subject"] = corrected_subject(subject, first.language) if corrected else subject
     msg["From"] = sender
     local, _, domain = first.recipient_email.strip().rpartition("@")
     msg["To"] = Address(display_name=first.recipient_name or "", username=local, domain=domain)
     msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = make_msgid(domain=sender_address(sender).rpartition("@")[2] or None)
+    msg["Message-ID"] = message_id or new_message_id(sender)
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Yeji-Report"] = f"{first.report_kind}; period={first.period}"
     text_body = first.text_body if len(items) == 1 else "\n\n".join(i.text_body for i in items)
     html_body = first.html_body if len(items) == 1 else _merge_html([i.html_body for i in items])
+    text_body, html_body = _with_notices(text_body, html_body, notices)
     links = links or {}
     notes = [f"{i.attachment_filename}: too large to attach; archived at {links[i.pdf_path]}"
              for i in items if i.pdf_path in links]

@@ -3,9 +3,7 @@ message through Apprise to a real HTTP endpoint on 127.0.0.1 (Apprise's json:// 
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import logging
 
 import pytest
 
@@ -13,29 +11,14 @@ from config.models import Alerts, Smtp
 from flows.runlog import Run, summary_markdown
 from reports.alerts import alert_admins
 from tests.conftest import free_port
+from tests import webhook
 from tests.test_delivery import smtp_server  # noqa: F401 - fixture
 
 
 @pytest.fixture
 def chat_endpoint():
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    port = free_port()
-    server = HTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"json://127.0.0.1:{port}/hook", received
-    server.shutdown()
-    server.server_close()
+    with webhook.serving() as hook:
+        yield hook
 
 
 def _failed_run() -> tuple[str, str]:
@@ -44,18 +27,35 @@ def _failed_run() -> tuple[str, str]:
     return "[Yeji] weekly_review 2026-W46 failed", summary_markdown(run, "failed", error)
 
 
-def test_admins_get_the_failure_and_the_rerun_command_by_email_and_chat(smtp_server, chat_endpoint, monkeypatch, tmp_path):
+def test_admins_get_the_failure_and_the_rerun_command_by_email_and_chat(smtp_server, chat_endpoint, monkeypatch,
+                                                                        tmp_path, caplog):
     mailbox, delivery = smtp_server
-    url, received = chat_endpoint
+    url = chat_endpoint.url("hook/Zq8xTokenPath", credentials="bot:s3cret-ops-token")
     monkeypatch.setenv("YEJI_TEST_ALERT_URLS", url)
+    caplog.set_level(logging.DEBUG)
     subject, body = _failed_run()
     alerts = Alerts(admin_emails=["ops@example.com", "boss@example.com"], chat_urls_env="YEJI_TEST_ALERT_URLS")
     assert alert_admins(alerts, delivery, tmp_path, subject, body) == []
     assert sorted(a for m in mailbox.messages for a in m.rcpt_tos) == ["boss@example.com", "ops@example.com"]
     text = mailbox.messages[0].message.get_content()
     assert "550 mailbox unavailable" in text and "yeji run weekly-review --week 2026-W46" in text
-    (posted,) = received
-    assert posted["title"] == subject and "yeji run weekly-review --week 2026-W46" in posted["message"]
+    (posted,) = chat_endpoint.posts
+    assert posted.body["title"] == subject and "yeji run weekly-review --week 2026-W46" in posted.body["message"]
+    assert posted.auth == "bot:s3cret-ops-token"  # the token reached the chat...
+    assert "s3cret-ops-token" not in caplog.text and "Zq8xTokenPath" not in caplog.text  # ...and no log line
+
+
+def test_a_dead_chat_url_is_reported_by_scheme_without_its_token(smtp_server, chat_endpoint, monkeypatch, tmp_path,
+                                                                  caplog):
+    _, delivery = smtp_server
+    chat_endpoint.status = 500
+    monkeypatch.setenv("YEJI_TEST_ALERT_URLS", chat_endpoint.url("hook", credentials="bot:s3cret-ops-token"))
+    caplog.set_level(logging.DEBUG)
+    subject, body = _failed_run()
+    (problem,) = alert_admins(Alerts(admin_emails=[], chat_urls_env="YEJI_TEST_ALERT_URLS"), delivery, tmp_path,
+                              subject, body)
+    assert problem.startswith("alert to chat: json://") and "s3cret-ops-token" not in problem
+    assert "s3cret-ops-token" not in caplog.text
 
 
 def test_an_alert_that_cannot_go_out_is_reported_not_raised(smtp_server, monkeypatch, tmp_path):

@@ -7,14 +7,13 @@ import email
 import subprocess
 from dataclasses import replace
 from email import policy
-from types import SimpleNamespace
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests import test_reports_frames as f
 from tests.conftest import free_port
+from tests.mailbox import Mailbox, serving
 from config.models import Delivery, Smtp
 from reports import deliver, render_team_summaries, render_weekly_reviews
 from warehouse.outbox import deliveries
@@ -22,37 +21,11 @@ from warehouse.outbox import deliveries
 SENDER = "义吉报表 <reports@yeji.example.com>"
 
 
-class Mailbox:
-    """An aiosmtpd handler that keeps every accepted message and refuses chosen recipients."""
-
-    def __init__(self):
-        self.messages: list[SimpleNamespace] = []
-        self.refuse: set[str] = set()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.lower() in self.refuse:
-            return f"550 5.1.1 <{address}>: mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(SimpleNamespace(
-            mail_from=envelope.mail_from, rcpt_tos=list(envelope.rcpt_tos),
-            message=email.message_from_bytes(envelope.original_content, policy=policy.default)))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[email.message.EmailMessage]:
-        return [m.message for m in self.messages if address in m.rcpt_tos]
-
-
 @pytest.fixture
 def smtp_server():
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield mailbox, Delivery(sender=SENDER, smtp=Smtp(host="127.0.0.1", port=port, security="none", timeout_seconds=10))
-    controller.stop()
+    with serving() as (mailbox, port):
+        yield mailbox, Delivery(sender=SENDER, smtp=Smtp(host="127.0.0.1", port=port, security="none",
+                                                         timeout_seconds=10))
 
 
 @pytest.fixture(scope="module")
@@ -112,20 +85,54 @@ def test_a_second_run_sends_nothing(engine, reviews, smtp_server, tmp_path):
 
 def test_a_changed_report_is_flagged_and_only_resent_when_asked(sqlite_engine, reviews, smtp_server, tmp_path):
     mailbox, delivery = smtp_server
+    delivery = delivery.model_copy(update={"on_changed_content": "flag"})
     deliver(sqlite_engine, reviews, delivery, tmp_path)
     changed = [replace(i, content_hash="0" * 64) if i.member_id == "M1" else i for i in reviews]
     report = deliver(sqlite_engine, changed, delivery, tmp_path)
     assert report.sent == 0 and report.changed_since_sent == 1
     (flagged,) = [o for o in report.outcomes if o.changed_since_sent]
     assert flagged.status == "skipped_already_sent" and flagged.member_id == "M1" and "changed" in flagged.detail
-    assert "changed since sent" in report.summary()
+    assert "on_changed_content is flag" in flagged.detail and "changed since sent" in report.summary()
     assert len(mailbox.messages) == 3
 
     resent = deliver(sqlite_engine, changed, delivery, tmp_path, resend=True)
     assert resent.sent == 3 and len(mailbox.messages) == 6
-    row = next(r for r in deliveries(sqlite_engine) if r.member_id == "M1")
-    assert row.content_hash == "0" * 64
-    assert len(deliveries(sqlite_engine)) == 3  # updated in place, one row per key
+    (corrected,) = mailbox.to("zhang.wei@example.com")[1:]
+    assert corrected["Subject"].startswith("【更正】")  # resent with new content: marked as the correction it is
+    rows = [r for r in deliveries(sqlite_engine) if r.member_id == "M1"]
+    assert [(r.content_hash == "0" * 64, r.purpose) for r in rows] == [(True, "correction"), (False, "first")]
+    others = [r for r in deliveries(sqlite_engine) if r.member_id != "M1"]
+    assert sorted((r.purpose, r.sends) for r in others) == [("resend", 2), ("resend", 2)]  # one row per version
+
+
+def test_a_changed_report_is_sent_as_a_correction_once(engine, reviews, smtp_server, tmp_path):
+    mailbox, delivery = smtp_server
+    assert delivery.on_changed_content == "send_correction"  # the default: people act on the numbers
+    deliver(engine, reviews, delivery, tmp_path)
+    first_sent = {r.recipient: r.sent_at for r in deliveries(engine)}
+    changed = [replace(i, content_hash="1" * 64) if i.member_id in ("M1", "M3") else i for i in reviews]
+    report = deliver(engine, changed, delivery, tmp_path)
+    assert (report.sent, report.corrected, report.skipped_already_sent, report.failed) == (2, 2, 1, 0)
+    assert "2 sent as corrections" in report.summary()
+    assert all(o.corrected and "correction: the report changed since it was sent" in o.detail
+               for o in report.with_status("sent"))
+
+    (zh,) = mailbox.to("zhang.wei@example.com")[1:]
+    assert zh["Subject"] == "【更正】【业绩周报】2026-W46（11月9日–11月15日） 张伟"
+    stamp = f"{first_sent['zhang.wei@example.com']:%Y-%m-%d %H:%M}"
+    for body in (zh.get_body(("plain",)).get_content(), zh.get_body(("html",)).get_content()):
+        assert "这是更正版本" in body and stamp in body
+    (en,) = mailbox.to("olivia.chen@example.com")[1:]
+    assert en["Subject"].startswith("[Corrected] Weekly performance review 2026-W46")
+    plain = en.get_body(("plain",)).get_content()
+    assert plain.startswith("This is a corrected version") and "replaces the one sent on" in plain
+    assert "This is a corrected version" in en.get_body(("html",)).get_content()
+    assert list(en.iter_attachments())  # the corrected PDF goes with it
+
+    again = deliver(engine, changed, delivery, tmp_path)  # the correction itself is sent once
+    assert (again.sent, again.skipped_already_sent) == (0, 3) and len(mailbox.messages) == 5
+    rows = deliveries(engine)
+    assert len(rows) == 5 and {r.purpose for r in rows if r.content_hash == "1" * 64} == {"correction"}
 
 
 def test_a_refused_recipient_fails_alone_and_is_retried_next_run(sqlite_engine, reviews, smtp_server, tmp_path):
@@ -161,12 +168,9 @@ def smtp_with_login():
         ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"reports", b"s3cret-pw")
         return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
 
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, authenticator=authenticator,
-                            auth_required=True, auth_require_tls=False, auth_exclude_mechanism=["LOGIN"])
-    controller.start()
-    yield mailbox, port
-    controller.stop()
+    with serving(mailbox, authenticator=authenticator, auth_required=True, auth_require_tls=False,
+                 auth_exclude_mechanism=["LOGIN"]) as served:
+        yield served
 
 
 def test_login_uses_the_password_from_the_named_environment_variable(sqlite_engine, reviews, smtp_with_login,
@@ -261,18 +265,10 @@ def test_tls_connections(sqlite_engine, reviews, certificate, tmp_path, monkeypa
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_context.load_cert_chain(cert, key)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client's default context trusts this certificate only
-    mailbox = Mailbox()
-    port = free_port()
-    if security == "starttls":
-        controller = Controller(mailbox, hostname="localhost", port=port, tls_context=server_context,
-                                require_starttls=True)
-    else:
-        controller = Controller(mailbox, hostname="localhost", port=port, ssl_context=server_context)
-    controller.start()
-    try:
+    tls = {"tls_context": server_context, "require_starttls": True} if security == "starttls" \
+        else {"ssl_context": server_context}
+    with serving(hostname="localhost", **tls) as (mailbox, port):
         delivery = Delivery(sender=SENDER, smtp=Smtp(host="localhost", port=port, security=security, timeout_seconds=10))
         report = deliver(sqlite_engine, reviews, delivery, tmp_path)
-    finally:
-        controller.stop()
     assert report.sent == 3, str(report)
     assert len(mailbox.messages) == 3

@@ -13,7 +13,7 @@ import pytest
 
 from config.models import Schedule, Settings, Workspace
 from flows.common import resolve_period
-from flows.schedule import SEND, SEND_WITH_NOTE, SKIP, deployments, lateness
+from flows.schedule import SEND, SEND_WITH_NOTE, SKIP, deployment_specs, deployments, lateness
 
 UTC = timezone.utc
 
@@ -109,3 +109,59 @@ def test_deployments_use_the_configured_crons_in_the_team_timezone_and_never_ove
     assert default.schedules[0].schedule.cron == "0 9 3 * *"
     assert default.schedules[0].schedule.timezone == "Asia/Shanghai"
     assert default.concurrency_options.collision_strategy.value == "CANCEL_NEW"
+
+
+def test_each_deployment_entrypoint_loads_its_flow_from_the_checkout():
+    """What a worker does with a pool deployment: load the flow from ``<checkout>/<entrypoint>``."""
+    from prefect.flows import load_flow_from_entrypoint
+
+    from flows.deploy import CHECKOUT
+    from flows.fanout import PART_ENTRYPOINT, PART_FLOW
+
+    specs = deployment_specs(_ws("Asia/Shanghai"))
+    loaded = {load_flow_from_entrypoint(str(CHECKOUT / spec.entrypoint)).name: spec.flow.name for spec in specs}
+    assert loaded == {"sync": "sync", "weekly_review": "weekly_review", "monthly_commissions": "monthly_commissions"}
+    assert load_flow_from_entrypoint(str(CHECKOUT / PART_ENTRYPOINT)).name == PART_FLOW
+
+
+def members_rendered(member_metrics, period, jobs, out_dir=None):
+    """A stand-in render function (module level, so a RenderJob pickles): the members it was given."""
+    return [(m, period, jobs) for m in member_metrics["member_id"]]
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 7])
+def test_render_parts_split_the_members_so_each_is_rendered_exactly_once(parts):
+    import pickle
+
+    import pandas as pd
+
+    from flows.fanout import RenderJob
+
+    ids = [f"M{i:03d}" for i in (5, 1, 12, 3, 8, 2, 9)]
+    frame = pd.DataFrame({"member_id": ids + ids[:3], "period": ["2026-W46"] * 7 + ["2026-W45"] * 3})
+    job = pickle.loads(pickle.dumps(RenderJob(members_rendered, "member_metrics",
+                                              {"member_metrics": frame, "period": "2026-W46"})))
+    done = [job.part(k, parts) for k in range(parts)]
+    members = [m for part in done for m, _, _ in part]
+    # every row of a member (both periods) goes to the same part, and no member to two parts
+    assert sorted(members) == sorted(frame["member_id"])
+    assert all({m for m, _, _ in a}.isdisjoint({m for m, _, _ in b}) for i, a in enumerate(done) for b in done[i + 1:])
+    assert max(len({m for m, _, _ in p}) for p in done) - min(len({m for m, _, _ in p}) for p in done) <= 1
+
+
+def test_render_parts_above_one_render_in_process_without_a_work_pool(tmp_path, prefect_harness):
+    """``yeji run`` / the test server: no pool deployment, so everything renders in this process."""
+    import pandas as pd
+    from prefect import flow
+
+    from flows.fanout import render_for_members
+
+    ws = Workspace(root=tmp_path, settings=Settings(schedule=Schedule(render_parts=4)))
+    frame = pd.DataFrame({"member_id": ["M1", "M2", "M3"], "period": ["2026-W46"] * 3})
+
+    @flow(name="fanout_probe")
+    def probe():
+        return render_for_members(members_rendered, "member_metrics",
+                                  {"member_metrics": frame, "period": "2026-W46", "out_dir": tmp_path}, ws)
+
+    assert [m for m, _, _ in probe()] == ["M1", "M2", "M3"]

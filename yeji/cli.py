@@ -10,6 +10,7 @@
     yeji close --month 2026-10                  lock a commission month (reruns become adjustments)
     yeji commission simulate --plan FILE --credits FILE.csv   try a plan on credited transactions
     yeji serve                                  run the schedules against a Prefect server
+    yeji deploy                                 register the schedules on a Prefect work pool (several workers)
     yeji runs [--flow F] [--period P]           the run log: state, counts, error of every run
     yeji backfill --from 2026-W30 --to 2026-W46 [--dry-run] [--resend] [--force]
     yeji check                                  validate yeji.yaml
@@ -81,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--period", help="only this period")
     runs.add_argument("--limit", type=int, default=30)
     sub.add_parser("serve", help="run the scheduled flows (sync, weekly reviews, commissions) against a Prefect server")
+    sub.add_parser("deploy", help="register the scheduled flows on the Prefect work pool `schedule.work_pool` (for workers)")
     bf = sub.add_parser("backfill", help="run a report flow for a range of weeks or months (restartable)")
     bf.add_argument("--from", dest="first", required=True, help="first period, e.g. 2026-W30 or 2026-07")
     bf.add_argument("--to", dest="last", required=True, help="last period (inclusive), e.g. 2026-W46 or 2026-10")
@@ -142,11 +144,13 @@ def _dispatch(args, console) -> int:
             return commission_commands.close(console, ws, args.month)
         return commission_commands.simulate(console, args.plan, args.credits, month=args.month, fx_path=args.fx,
                                             targets_path=args.targets, scores_path=args.scores)
-    if args.command in ("runs", "backfill", "serve"):
+    if args.command in ("runs", "backfill", "serve", "deploy"):
         from yeji import ops_commands
 
         if args.command == "serve":
             return ops_commands.serve(console, ws)
+        if args.command == "deploy":
+            return ops_commands.deploy(console, ws)
         if args.command == "runs":
             return ops_commands.runs(console, ws, flow=args.flow, period=args.period, limit=args.limit)
         return ops_commands.backfill(console, ws, args.first, args.last, dry_run=args.dry_run, resend=args.resend,

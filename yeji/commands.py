@@ -34,6 +34,12 @@ def _flow_error(console: Console, exc: Exception) -> int:
     return 1
 
 
+def _cancelled(console: Console, exc: Exception) -> int:
+    """Another run of the same flow was in progress: this one did nothing (and says so)."""
+    console.print(f"[yellow]Cancelled:[/yellow] {exc}")
+    return 1
+
+
 # --------------------------------------------------------------------------- sync
 
 
@@ -102,6 +108,15 @@ def _print_delivery(console: Console, delivery) -> None:
             who = outcome.recipient or outcome.member_id or outcome.team_id or "?"
             colour = "red" if outcome.status == "failed" else "yellow"
             console.print(f"  [{colour}]{outcome.status.replace('_', ' ')}[/{colour}] {outcome.report_kind} {who}: {outcome.detail}")
+    resent = [o for o in delivery.with_status("sent") if "resent on purpose" in o.detail]
+    if resent:
+        console.print(f"  [yellow]{len(resent)} report(s) sent again on purpose (--resend)[/yellow]: their recipients "
+                      "get a second copy.")
+    for outcome in delivery.outcomes:
+        if outcome.corrected or outcome.changed_since_sent:
+            who = outcome.recipient or outcome.member_id or outcome.team_id or "?"
+            state = "sent as correction" if outcome.corrected else "changed, not resent"
+            console.print(f"  [yellow]{state}[/yellow] {outcome.report_kind} {who}: {outcome.detail}")
     if delivery.skipped_already_sent:
         console.print("  Already-sent reports were not sent again; add --resend to send them on purpose.")
 
@@ -116,7 +131,7 @@ def _print_rendered(console: Console, rendered: list, label: str) -> None:
 
 
 def weekly_review(console: Console, workspace, week, *, send: bool, resend: bool) -> int:
-    from flows.runlog import RunFailed
+    from flows.runlog import RunFailed, RunOverlap
     from flows.weekly_review import weekly_review as flow
 
     started = time.perf_counter()
@@ -125,6 +140,8 @@ def weekly_review(console: Console, workspace, week, *, send: bool, resend: bool
             result = flow(week=week, workspace=workspace, send=send, resend=resend)
         except RunFailed as exc:  # partly done (e.g. a delivery failed): show what was done
             result = exc.result
+        except RunOverlap as exc:  # another run of the flow holds its lock (schedule.overlap: cancel_new)
+            return _cancelled(console, exc)
         except Exception as exc:  # noqa: BLE001 - shown to the user, the run is marked failed in Prefect
             return _flow_error(console, exc)
     _print_rendered(console, result["rendered"], f"Weekly review {result['period']}")
@@ -135,7 +152,7 @@ def weekly_review(console: Console, workspace, week, *, send: bool, resend: bool
 
 def monthly_commissions(console: Console, workspace, month, *, send: bool, resend: bool) -> int:
     from flows.monthly_commissions import monthly_commissions as flow
-    from flows.runlog import RunFailed
+    from flows.runlog import RunFailed, RunOverlap
 
     started = time.perf_counter()
     with _progress_bar(console, "Commissions"):
@@ -143,6 +160,8 @@ def monthly_commissions(console: Console, workspace, month, *, send: bool, resen
             result = flow(month=month, workspace=workspace, send=send, resend=resend)
         except RunFailed as exc:  # partly done (e.g. a delivery failed): show what was done
             result = exc.result
+        except RunOverlap as exc:
+            return _cancelled(console, exc)
         except Exception as exc:  # noqa: BLE001
             return _flow_error(console, exc)
     _print_rendered(console, result["rendered"], f"Commissions {result['period']}")

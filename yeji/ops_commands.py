@@ -1,4 +1,5 @@
-"""Operations commands: `yeji runs` (the run log) and `yeji backfill` (a range of periods)."""
+"""Operations commands: `yeji runs` (the run log), `yeji backfill` (a range of periods), and
+running the schedules: `yeji serve` (one machine) and `yeji deploy` (a work pool, several workers)."""
 
 from __future__ import annotations
 
@@ -82,4 +83,33 @@ def serve(console: Console, workspace: str | None) -> int:  # pragma: no cover -
     console.print(f"Serving {len(deployments(ws))} deployment(s) in {ws.settings.timezone}: sync {cfg.sync!r}, "
                   f"weekly_review {cfg.weekly_review!r}, monthly_commissions {cfg.monthly_commissions!r}. Ctrl-C stops.")
     serve_deployments(ws)
+    return 0
+
+
+def deploy(console: Console, workspace: str | None) -> int:
+    """Register the deployments on the work pool (see flows/deploy.py) and say how to start workers."""
+    import os
+
+    from config.loader import load_workspace
+    from flows.deploy import deploy as deploy_flows
+
+    ws = load_workspace(workspace)
+    if not os.environ.get("PREFECT_API_URL"):
+        console.print("[red]PREFECT_API_URL is not set: deployments need a running Prefect server "
+                      "(export PREFECT_API_URL=http://<prefect-host>:4200/api; see docs/deploy.md).[/red]")
+        return 2
+    cfg = ws.settings.schedule
+    try:
+        deployed = deploy_flows(ws)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 2
+    console.print(f"Deployed {len(deployed)} deployment(s) on work pool {cfg.work_pool!r} "
+                  f"(workspace {ws.root}, timezone {ws.settings.timezone}, overlap {cfg.overlap}"
+                  + (", schedules paused" if cfg.paused else "") + "):", highlight=False)
+    for d in deployed:
+        console.print(f"  {d.name:45s} {d.schedule or 'started by the report flows'}", highlight=False)
+    console.print(f"Start workers (on each machine, same checkout and workspace path): "
+                  f"PREFECT_API_URL={os.environ['PREFECT_API_URL']} .venv/bin/prefect worker start --pool {cfg.work_pool}",
+                  highlight=False)
     return 0

@@ -19,6 +19,9 @@ def quiet_prefect(verbose: bool = False) -> None:
     """
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_CLI_PROMPT", "false")
+    # Prefect gives its ephemeral server 20 s to start; on a busy 2-core machine (or a first run,
+    # which creates its database) that was seen to run out, failing `make demo` before any work.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if verbose:
         return
     # Failures reach the user through yeji's own summary (and the Prefect UI), not as tracebacks.
