@@ -268,6 +268,13 @@ class CommissionLineRow:
     adjusts_month: str | None = None  # adjustment lines: the closed month they correct
     plan_id: str | None = None  # a pool line's is ``pool:<pool_id>``
     clawed: Money | None = None  # clawback lines: what the refund takes back in all (held part included), when known
+    stage: str | None = None  # staged plans: stages the order reached by month end ("signed+shipped", "none")
+    multiplier_reason: str | None = None  # month-level lines: attainment ∈ band, evaluation score, cap / floor
+
+    @property
+    def stages_reached(self) -> tuple[str, ...]:
+        """The stage events of ``stage`` ("signed+shipped" -> ("signed", "shipped")); () for none."""
+        return tuple(e for e in (self.stage or "").split("+") if e and e != "none")
 
     @property
     def pool_id(self) -> str | None:
@@ -669,6 +676,8 @@ def _commission_rows(lines: pd.DataFrame, timezone: str, default_currency: str) 
             adjusts_month=_text(r.get("adjusts_month")),
             plan_id=_text(r.get("plan_id")),
             clawed=_money(r.get("clawed_minor"), currency) if _text(r.get("line_type")) == "clawback" else None,
+            stage=_text(r.get("stage")),
+            multiplier_reason=_text(r.get("multiplier_reason")),
         ))
     return out
 
