@@ -18,25 +18,33 @@ from transforms.schema import SalesData
 from warehouse.commissions import first_open_month_after, is_closed, month_lines, replace_month_lines, write_adjustments
 
 
+def month_in_warehouse(conn, data: SalesData, commission, month: Period) -> dict:
+    """:func:`transforms.commissions.month_result` against the stored lines, written back in
+    ``conn``'s transaction: an open month's lines replace the previous run's; a closed month's
+    differences become adjustment lines in the next open month."""
+    closed = is_closed(conn, month.label)
+    result = commissions.month_result(
+        data, commission, month,
+        prior_lines=month_lines(conn, before=month.label),
+        stored=month_lines(conn, month.label),
+        closed=closed,
+        adjusted=month_lines(conn, adjusts_month=month.label) if closed else None,
+        into_month=first_open_month_after(conn, month.label) if closed else None,
+    )
+    if closed:
+        write_adjustments(conn, result["adjustments"])
+    else:
+        replace_month_lines(conn, month.label, result["computed"])
+    return result
+
+
 @task(name="compute commissions", cache_policy=NO_CACHE)
 def compute_commissions(data: SalesData, month: Period, ws: Workspace) -> dict:
     """Commission lines and per-member totals. An open month's lines are stored (replacing the
     previous run's); a closed month's statement is its stored lines, unchanged, and the
     differences of this run go as adjustment lines into the next open month."""
     with warehouse(ws) as engine, engine.begin() as conn:
-        closed = is_closed(conn, month.label)
-        result = commissions.month_result(
-            data, ws.settings.commission, month,
-            prior_lines=month_lines(conn, before=month.label),
-            stored=month_lines(conn, month.label),
-            closed=closed,
-            adjusted=month_lines(conn, adjusts_month=month.label) if closed else None,
-            into_month=first_open_month_after(conn, month.label) if closed else None,
-        )
-        if closed:
-            write_adjustments(conn, result["adjustments"])
-        else:
-            replace_month_lines(conn, month.label, result["computed"])
+        result = month_in_warehouse(conn, data, ws.settings.commission, month)
     return result
 
 

@@ -38,17 +38,22 @@ def _reset_postgres(url: str) -> None:
 def warehouse_url(request, tmp_path) -> str:
     """An empty, migrated warehouse: a real SQLite file, and real PostgreSQL when
     ``YEJI_TEST_DATABASE_URL`` is set (skipped visibly otherwise)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'warehouse.db'}"
-    else:
-        if not PG_URL:
-            pytest.skip("YEJI_TEST_DATABASE_URL is not set: PostgreSQL case skipped")
-        _reset_postgres(PG_URL)
-        url = PG_URL
+    url = empty_warehouse(request.param, tmp_path)
     engine = make_engine(url)
     migrate(engine)
     engine.dispose()
     return url
+
+
+def empty_warehouse(kind: str, folder: Path) -> str:
+    """The URL of an empty warehouse of ``kind``: a new SQLite file in ``folder``, or the
+    PostgreSQL test database emptied (the case is skipped, visibly, where it is not set)."""
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'warehouse.db'}"
+    if not PG_URL:
+        pytest.skip("YEJI_TEST_DATABASE_URL is not set: PostgreSQL case skipped")
+    _reset_postgres(PG_URL)
+    return PG_URL
 
 
 @pytest.fixture

@@ -8,17 +8,14 @@ import yaml
 
 from config.plans import Commission
 from tests.factories import order, refund, sales_data
-from transforms.commissions import month_result
+from flows.monthly_commissions import month_in_warehouse
 from transforms.periods import parse_period
 from warehouse.commissions import (
     MonthClosed,
     close_month,
-    first_open_month_after,
-    is_closed,
     month_lines,
     replace_month_lines,
     verify_closed,
-    write_adjustments,
 )
 
 OCT, NOV = parse_period("2026-10"), parse_period("2026-11")
@@ -32,16 +29,7 @@ def data(*extra_orders, refunds=()):
 
 
 def run_month(conn, sales, month):
-    closed = is_closed(conn, month.label)
-    result = month_result(sales, CFG, month, prior_lines=month_lines(conn, before=month.label),
-                          stored=month_lines(conn, month.label), closed=closed,
-                          adjusted=month_lines(conn, adjusts_month=month.label) if closed else None,
-                          into_month=first_open_month_after(conn, month.label) if closed else None)
-    if closed:
-        write_adjustments(conn, result["adjustments"])
-    else:
-        replace_month_lines(conn, month.label, result["computed"])
-    return result
+    return month_in_warehouse(conn, sales, CFG, month)
 
 
 def test_a_closed_month_never_changes_and_differences_become_adjustments(engine):

@@ -125,3 +125,45 @@ def test_flat_total_is_the_rounded_rate_times_the_summed_base(rate, bases):
     # and each line is within one unit of its own base x rate (the cumulative rounding moves at most a unit)
     for base, amount in zip(bases, lines["amount_minor"]):
         assert abs(Decimal(int(amount)) - rate * base) <= 1
+
+
+# ----------------------------------------------------------------------------- vectorised exact helpers (transforms.exact)
+
+int64s = st.integers(min_value=-(2**62), max_value=2**62)
+
+
+@given(values=st.lists(int64s, max_size=40), currency=st.sampled_from(["CNY", "JPY", "BHD", "USD"]))
+def test_vectorised_amount_text_is_what_python_formatting_writes(values, currency):
+    from transforms.exact import format_minor
+    from transforms.money import exponent
+
+    digits = exponent(currency)
+
+    def written(v):
+        whole, frac = divmod(abs(v), 10**digits)
+        return ("-" if v < 0 else "") + f"{whole:,}" + (f".{frac:0{digits}d}" if digits else "")
+
+    assert list(format_minor(values, currency)) == [written(v) for v in values]
+
+
+@given(totals=st.lists(st.integers(min_value=-(10**15), max_value=10**15), min_size=1, max_size=30),
+       weights=st.lists(st.integers(min_value=0, max_value=10**4), min_size=1, max_size=4), huge_weights=st.booleans())
+def test_allocations_split_each_total_exactly_like_the_one_at_a_time_allocate(totals, weights, huge_weights):
+    from transforms.exact import allocate, allocate_matrix, allocate_rows
+
+    if huge_weights:  # products beyond int64: the Python-int path must give the same split
+        weights = [w * 10**15 for w in weights]
+    expected = [list(allocate(t, np.array(weights, dtype=object))) for t in totals]
+    assert allocate_matrix(totals, weights).tolist() == expected
+    k = len(weights)
+    rows = allocate_rows(np.repeat(np.array(totals, dtype=object), k), np.tile(np.array(weights, dtype=object), len(totals)),
+                         np.repeat(np.arange(len(totals)), k))
+    assert rows.reshape(len(totals), k).tolist() == expected
+
+
+def test_int64_is_used_only_where_every_product_fits():
+    from transforms.exact import fits_int64
+
+    assert fits_int64(np.array([10**9]), np.array([10**9]), factor=4)
+    assert not fits_int64(np.array([2**31]), np.array([2**31]))  # 2**62: at the bound, refused
+    assert not fits_int64(np.array([10**20], dtype=object))

@@ -25,10 +25,9 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 
 from tests.conftest import PG_URL, free_port
-from tests.test_flows import Inbox
+from tests.mailbox import serving
 from warehouse import outbox
 from warehouse.db import make_engine
 
@@ -99,11 +98,8 @@ def wait_until_healthy(url: str, server: subprocess.Popen, procs: Processes, tim
 
 @pytest.fixture(scope="module")
 def smtp():
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+    with serving() as (mailbox, port):
+        yield mailbox, port
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +250,7 @@ def test_a_weekly_review_on_two_workers_delivers_every_report_exactly_once(clust
     assert sent and max(keys.values()) == 1
     kinds = Counter(d.report_kind for d in sent)
     assert kinds["weekly_review"] > PARTS and kinds["team_summary"] >= 1, kinds
-    received = Counter(m["X-Envelope-To"].lower() for m in inbox.messages)
+    received = Counter(r.lower() for m in inbox.messages for r in m.rcpt_tos)
     assert len(inbox.messages) == len(sent), (len(inbox.messages), len(sent))
     assert received == Counter(d.recipient for d in sent)  # a lead gets two: their review and the team summary
     reviews = {d.member_id for d in sent if d.report_kind == "weekly_review"}

@@ -7,8 +7,6 @@ server on 127.0.0.1 receiving the mail.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import subprocess
 from collections import defaultdict
 from datetime import date, datetime, timedelta
@@ -18,40 +16,22 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, text
 
 from warehouse.db import make_engine
 from warehouse.models import CommissionLine, Delivery
 from yeji.demo import create_demo_workspace
 from yeji.demo_stores import serve_demo_stores
+from tests.mailbox import serving
 
 END = date(2026, 11, 15)  # a Sunday: the demo's data ends with ISO week 2026-W46
 WEEK, MONTH = "2026-W46", "2026-10"
 
 
-class Inbox:
-    """An aiosmtpd handler keeping every message it is given."""
-
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        msg["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
-        self.messages.append(msg)
-        return "250 OK"
-
-
 @pytest.fixture(scope="module")
 def smtp_server():
-    from tests.conftest import free_port
-
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+    with serving() as (mailbox, port):
+        yield mailbox, port
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -118,9 +98,10 @@ def test_each_member_gets_only_their_own_review_by_email(pipeline):
     assert weekly["delivery"].sent == pipeline["sent_after_weekly"] > len(reviews)
     names = {r.recipient_name for r in reviews}
     by_attachment = {
-        (m["X-Envelope-To"], part.get_filename()): (m, part)
+        (recipient, part.get_filename()): (m.message, part)
         for m in inbox.messages[: pipeline["sent_after_weekly"]]
-        for part in m.iter_attachments()
+        for recipient in m.rcpt_tos
+        for part in m.message.iter_attachments()
     }
     for review in reviews:
         msg, attachment = by_attachment[(review.recipient_email, review.attachment_filename)]
@@ -226,4 +207,4 @@ def test_commission_statements_reconcile_to_the_cent(pipeline):
         assert money_text(total) in pdf_text(Path(statement.pdf_path)), (statement.member_id, total)
     finance = [r for r in monthly["rendered"] if r.report_kind == "finance_summary"]
     assert finance and money_text(int(grand)) in pdf_text(Path(finance[0].pdf_path))
-    assert any(m["X-Envelope-To"] == "finance@demo.yeji.local" for m in pipeline["inbox"].messages)
+    assert any("finance@demo.yeji.local" in m.rcpt_tos for m in pipeline["inbox"].messages)

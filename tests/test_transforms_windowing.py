@@ -99,16 +99,10 @@ def history_warehouse(request, history, tmp_path_factory):
     """``history`` loaded into a real warehouse: a SQLite file, and PostgreSQL when
     ``YEJI_TEST_DATABASE_URL`` is set (skipped visibly otherwise)."""
     from bench.generate import to_warehouse
-    from tests.conftest import PG_URL, _reset_postgres
+    from tests.conftest import empty_warehouse
     from warehouse.db import make_engine, migrate
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('history') / 'warehouse.db'}"
-    else:
-        if not PG_URL:
-            pytest.skip("YEJI_TEST_DATABASE_URL is not set: PostgreSQL case skipped")
-        _reset_postgres(PG_URL)
-        url = PG_URL
+    url = empty_warehouse(request.param, tmp_path_factory.mktemp("history"))
     engine = make_engine(url)
     migrate(engine)
     with engine.begin() as conn:

@@ -47,15 +47,22 @@ def _collected_days(o: pd.DataFrame, c: pd.DataFrame) -> np.ndarray:
 
 
 def _shipped_days(data: SalesData, o: pd.DataFrame) -> np.ndarray:
-    """``data.extra["shipments"]`` (order_source, order_id, shipped_at naive UTC), when given."""
+    """Per order (positionally): the local day of its first shipment, which releases a plan's
+    ``shipped`` stage - the order's own ``shipped_at`` (warehouse orders: a spreadsheet column or
+    the platform's fulfilments), or an earlier one in ``data.extra["shipments"]`` (order_source,
+    order_id, shipped_at naive UTC) when given; NaT while not shipped (the portion stays held)."""
+    nat = np.full(len(o), np.datetime64("NaT"), dtype="datetime64[ns]")
+    own = nat
+    if "shipped_at" in o.columns and len(o):
+        own = local_dates(pd.Series(pd.to_datetime(o["shipped_at"]).to_numpy()), data.timezone).to_numpy().astype("datetime64[ns]")
     shipments = data.extra.get("shipments") if data.extra else None
     if shipments is None or len(shipments) == 0:
-        return np.full(len(o), np.datetime64("NaT"), dtype="datetime64[ns]")
+        return own
     days = local_dates(pd.Series(pd.to_datetime(shipments["shipped_at"]).to_numpy()), data.timezone)
     first = pd.Series(days.to_numpy(), index=pd.MultiIndex.from_arrays(
         [shipments["order_source"].to_numpy(dtype=object), shipments["order_id"].to_numpy(dtype=object)])).groupby(level=[0, 1]).min()
     keys = pd.MultiIndex.from_arrays([o["source"].to_numpy(dtype=object), o["order_id"].to_numpy(dtype=object)])
-    return first.reindex(keys).to_numpy().astype("datetime64[ns]")
+    return np.fmin(own, first.reindex(keys).to_numpy().astype("datetime64[ns]"))  # fmin: NaT only where both are
 
 
 def plan_credits(data: SalesData, months: list[Period], facts: Facts | None = None, collections: bool = True) -> pd.DataFrame:
@@ -174,6 +181,9 @@ def with_extras(credits: pd.DataFrame) -> pd.DataFrame:
     """Credits from elsewhere (CREDITS only, e.g. a simulation CSV) with neutral extras added:
     no customer history (new customers), no cost, signed on the credited day, no shipment
     or collection known, and the order amount of a refund unknown."""
+    missing = [c for c in CREDIT_EXTRAS if c not in credits.columns]
+    if not missing:
+        return credits  # nothing to add: the (wide) frame is not copied; callers never write into it
     out = credits.copy()
     n = len(out)
     nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")

@@ -36,7 +36,21 @@ import pandas as pd
 
 from config.plans import Commission, CommissionPlan, Rounding
 from transforms.commission_credits import with_extras
-from transforms.exact import allocate, allocate_rows, as_objects, decimal_places, round_scaled, scaled
+from transforms.exact import (
+    allocate,
+    allocate_matrix,
+    allocate_rows,
+    as_objects,
+    combination_codes,
+    decimal_places,
+    round_scaled,
+    days_of,
+    format_major,
+    format_percent,
+    minor_text,
+    renumbered,
+    scaled,
+)
 from transforms.money import attach_rates, exponent, rate_to_scaled
 from transforms.periods import Period
 
@@ -173,23 +187,12 @@ class Bands:
         return np.where(as_objects(x) > 0, amounts[self.band_of(x)], 0) if any(self.amounts) else np.zeros(len(x), dtype=object)
 
 
-def _fmt_major(amount: Decimal) -> str:
-    return f"{Decimal(amount).normalize():,f}"
-
-
-def _fmt_pct(rate: Decimal) -> str:
-    pct = (Decimal(rate) * 100).normalize()
-    if pct.as_tuple().exponent > -2:
-        pct = pct.quantize(Decimal("0.01"))
-    return f"{pct:f}%"
-
-
 def bands_for(plan: CommissionPlan, currency: str, flat_rate: Decimal | None = None) -> Bands:
     """The plan's bands in ``currency`` minor units (bounds are major units)."""
     upper = plan.boundaries == "upper_inclusive"
     if plan.kind == "flat":
         rate = Decimal(plan.rate) if flat_rate is None else flat_rate
-        return Bands((0,), (rate,), (0,), (f"flat @ {_fmt_pct(rate)}",))
+        return Bands((0,), (rate,), (0,), (f"flat @ {format_percent(rate)}",))
     lower, rates, amounts, labels = [], [], [], []
     for tier in plan.tiers:
         try:
@@ -198,10 +201,10 @@ def bands_for(plan: CommissionPlan, currency: str, flat_rate: Decimal | None = N
         except ValueError as exc:
             raise PlanError([f"{plan.where}plan {plan.plan_id!r}: tier {tier.from_}: {exc}"]) from None
         rates.append(Decimal(tier.rate))
-        rng = f"{_fmt_major(tier.from_)}+" if tier.to is None else f"{_fmt_major(tier.from_)}–{_fmt_major(tier.to)}"
-        text = f"{rng} @ {_fmt_pct(tier.rate)}"
+        rng = f"{format_major(tier.from_)}+" if tier.to is None else f"{format_major(tier.from_)}–{format_major(tier.to)}"
+        text = f"{rng} @ {format_percent(tier.rate)}"
         if tier.amount:
-            text += f" + {_fmt_major(tier.amount)}"
+            text += f" + {format_major(tier.amount)}"
         labels.append(text)
     return Bands(tuple(lower), tuple(rates), tuple(amounts), tuple(labels), upper)
 
@@ -361,10 +364,10 @@ def _customer_class(part: pd.DataFrame, window_days: int) -> np.ndarray:
         given = part["customer_class"].to_numpy(dtype=object)
     else:
         given = np.full(len(part), None, dtype=object)
-    prev = pd.to_datetime(part["previous_order_day"]).to_numpy()
+    prev = days_of(part["previous_order_day"])
     # judged on the order's day: a refund keeps the class its order had
-    signed = pd.to_datetime(part["signed_day"]).to_numpy()
-    day = np.where(pd.isna(signed), pd.to_datetime(part["credited_date"]).to_numpy(), signed)
+    signed = days_of(part["signed_day"])
+    day = np.where(pd.isna(signed), days_of(part["credited_date"]), signed)
     gap = (day - prev) / np.timedelta64(1, "D")
     new = pd.isna(prev) | (gap > window_days)
     derived = np.where(part["key_account"].to_numpy(dtype=bool), "key_account", np.where(new, "new", "returning"))
@@ -395,14 +398,14 @@ def _plan_base(part: pd.DataFrame, plan: CommissionPlan, plan_currency: str, mon
     if plan.fx.date == "payout":
         days = np.full(len(part), payout_day(month).to_datetime64())
     elif plan.fx.date == "collection":
-        days = np.where(part["kind"] == "collection", pd.to_datetime(part["credited_date"]).to_numpy(), pd.to_datetime(part["collected_day"]).to_numpy())
+        days = np.where(part["kind"] == "collection", days_of(part["credited_date"]), days_of(part["collected_day"]))
         missing = pd.isna(days)
         if missing.any():
             first = part[missing].iloc[0]
             raise PlanError([f"{plan.where}plan {plan.plan_id!r}: fx.date collection: order {first['order_id']} is not collected yet "
                              f"({int(missing.sum())} credit(s)); nothing is converted on a guess"])
     else:
-        days = pd.to_datetime(part["credited_date"]).to_numpy()
+        days = days_of(part["credited_date"])
     if plan.basis == "gross_profit":
         amounts, currencies = base, part["currency"].to_numpy(dtype=object)
     else:
@@ -457,7 +460,8 @@ def _band_multiplier(bands, value: Decimal, upper_inclusive: bool) -> tuple[int,
     return chosen, bands[chosen].multiplier
 
 
-def _evaluation_factor(plan: CommissionPlan, member: str, scores: pd.Series) -> tuple[Decimal, str] | None:
+def _evaluation_factor(plan: CommissionPlan, member: str, scores: pd.Series) -> tuple[Decimal, str, str] | None:
+    """(factor, explanation, the composite score as the statement shows it), None without scores."""
     ev = plan.evaluation
     values = {}
     for dim in ev.weights:
@@ -469,9 +473,10 @@ def _evaluation_factor(plan: CommissionPlan, member: str, scores: pd.Series) -> 
     parts = " + ".join(f"{d} {values[d].normalize():f}×{ev.weights[d].normalize():f}" for d in ev.weights)
     if ev.multipliers:
         _, factor = _band_multiplier(ev.multipliers, composite, False)
-        return factor, f"score {composite.normalize():f} ({parts}) → ×{factor.normalize():f}"
+        return factor, f"score {composite.normalize():f} ({parts}) → ×{factor.normalize():f}", f"{composite.normalize():f}"
     factor = (composite / ev.scale).quantize(Decimal(1).scaleb(-ev.places), ROUND_HALF_UP)
-    return factor, f"score {composite.normalize():f}/{ev.scale.normalize():f} ({parts}) → ×{factor.normalize():f}"
+    score = f"{composite.normalize():f}/{ev.scale.normalize():f}"
+    return factor, f"score {score} ({parts}) → ×{factor.normalize():f}", score
 
 
 def earn_plan(part: pd.DataFrame, plan: CommissionPlan, month: Period, roles: pd.Series, inputs: PlanInputs,
@@ -493,7 +498,6 @@ def earn_plan(part: pd.DataFrame, plan: CommissionPlan, month: Period, roles: pd
     klass = _customer_class(part, plan.new_customer_window_days or inputs.new_customer_window_days)
     role = pd.Series(member).map(roles).to_numpy(dtype=object)
     coefficients = plan.role_coefficients or {}
-    coef = pd.Series(role, dtype=object).map(lambda r: Decimal(coefficients.get(r, 1))).to_numpy(dtype=object)
     classes = plan.customer_classes or {}
     flat_rate = None
     if plan.kind == "flat" and any(c.rate is not None for c in classes.values()):
@@ -507,15 +511,19 @@ def earn_plan(part: pd.DataFrame, plan: CommissionPlan, month: Period, roles: pd
             return Decimal(plan.rate) * (Decimal(rule.multiplier) if rule is not None else Decimal(1))
         return Decimal(rule.multiplier) if rule is not None else Decimal(1)
 
-    factor = pd.Series(klass, dtype=object).map(class_factor).to_numpy(dtype=object)
-    weight = (coef * factor).astype(object)
-    wp = decimal_places(pd.unique(pd.Series(weight, dtype=object)))
-    w = _decimal_column(weight, wp)
+    # the few (role, class) pairs: each pair's Decimal weight made once, then mapped to its lines
+    pair, first = combination_codes(role, klass)
+    coef_of = [Decimal(coefficients.get(role[i], 1)) for i in first]
+    weight_of = [c * class_factor(klass[i]) for c, i in zip(coef_of, first)]
+    wp = decimal_places(weight_of)
+    w = np.array([scaled(x, wp) for x in weight_of] + [0], dtype=object)[pair]
+    weight = np.array(weight_of + [Decimal(1)], dtype=object)[pair]
 
     bands = bands_for(plan, plan_currency, flat_rate)
     rp = bands.places
     quota = plan.quota
-    quotas = _quota_minor(plan, pd.unique(member), plan_currency, month, inputs) if quota else {}
+    quotas = _quota_minor(plan, pd.unique(np.r_[member, np.asarray(list(members_without_lines), dtype=object)]), plan_currency,
+                          month, inputs) if quota else {}  # a member with no line this month (floor) has a quota too
     mp = 0
     label_first = bands.band_of(np.where(as_objects(base) >= 0, before, cum))
     label_last = bands.band_of(np.where(as_objects(base) >= 0, cum - (as_objects(base) > 0), before - 1))
@@ -529,7 +537,8 @@ def earn_plan(part: pd.DataFrame, plan: CommissionPlan, month: Period, roles: pd
         mults = [Decimal(b.multiplier) for b in quota.multipliers]
         mp = decimal_places(mults)
         ms = [scaled(x, mp) for x in mults]
-        qv = np.array([quotas.get(m) for m in member], dtype=object)
+        member_of = pd.unique(member)
+        qv = np.array([quotas.get(m) for m in member_of] + [None], dtype=object)[pd.Index(member_of).get_indexer(member)]
         if any(q is None for q in qv):
             qv = np.array([BIG if q is None else q for q in qv], dtype=object)  # neutral: never leaves band 0
         def H(x):
@@ -547,8 +556,8 @@ def earn_plan(part: pd.DataFrame, plan: CommissionPlan, month: Period, roles: pd
         exact = w * (bands.marginal(cum) - bands.marginal(before))
         band_text = np.array(bands.labels, dtype=object)[label_first]
     if any(bands.amounts):
-        cp = decimal_places(pd.unique(pd.Series(coef, dtype=object))) if n else 0
-        cs = _decimal_column(coef, cp) if n else np.zeros(0, dtype=object)
+        cp = decimal_places(coef_of) if n else 0
+        cs = np.array([scaled(c, cp) for c in coef_of] + [0], dtype=object)[pair] if n else np.zeros(0, dtype=object)
         flat_part = (bands.amount_at(cum) - bands.amount_at(before)) * cs * 10 ** (rp + mp)
         exact = exact * 10**cp + flat_part * 10 ** wp
         wp += cp
@@ -574,11 +583,11 @@ def earn_plan(part: pd.DataFrame, plan: CommissionPlan, month: Period, roles: pd
         "row": np.arange(n), "member_id": member, "line_type": "credit",
         "rule": ("flat" if plan.kind == "flat" else "tiered_marginal" if plan.tier_method == "marginal" else "tiered_retroactive"),
         "band": None if plan.kind == "flat" else band_text, "rate": rate,
-        "multiplier": np.where(weight == 1, None, weight) if n else np.zeros(0, dtype=object),
+        "multiplier": np.array([None if x == 1 else x for x in weight_of] + [None], dtype=object)[pair] if n else np.zeros(0, dtype=object),
         "customer_class": klass if classes else None, "role": role,
         "base_minor": base, "fx_rate": fx_rate, "exact": exact,
         "cumulative_base_minor": as_objects(cum).astype("int64") if n else np.zeros(0, dtype="int64"),
-        "cost_unknown": cost_unknown, "detail": None,
+        "cost_unknown": cost_unknown,
     })
 
     # month-level lines per member: attainment (whole), evaluation, cap / floor
@@ -601,37 +610,41 @@ def earn_plan(part: pd.DataFrame, plan: CommissionPlan, month: Period, roles: pd
         if quota is not None and quota.method == "whole":
             q = quotas.get(m)
             if q is None:
-                steps.append(("quota", 0, None, f"no {month.label} target: attainment multiplier ×1 (quota.missing: neutral)"))
+                steps.append(("quota", 0, None, f"no {month.label} target: attainment multiplier ×1 (quota.missing: neutral)", None))
             else:
                 attainment = Decimal(final) / Decimal(q)
                 k, mu = _band_multiplier(quota.multipliers, attainment, quota.boundaries == "upper_inclusive")
                 adj = (S * scaled(mu, qp)) // 10**qp - S  # exact: S carries 10**(qp + ep)
                 b = quota.multipliers[k]
-                rng = f"{_fmt_pct(b.from_)}+" if b.to is None else f"{_fmt_pct(b.from_)}–{_fmt_pct(b.to)}"
-                steps.append(("quota", adj, mu, f"attainment {_fmt_pct(attainment.quantize(Decimal('0.0001'), ROUND_HALF_UP))} of quota "
-                              f"{_fmt_minor(q, plan_currency)} {plan_currency} (band {rng}) → ×{mu.normalize():f}"))
+                rng = f"{format_percent(b.from_)}+" if b.to is None else f"{format_percent(b.from_)}–{format_percent(b.to)}"
+                reached = format_percent(attainment.quantize(Decimal('0.0001'), ROUND_HALF_UP))
+                steps.append(("quota", adj, mu, f"attainment {reached} of quota {minor_text(q, plan_currency)} {plan_currency} "
+                              f"(band {rng}) → ×{mu.normalize():f}", f"{reached} ∈ {rng}"))
                 S += adj
         if plan.evaluation is not None:
             got = _evaluation_factor(plan, m, scores)
             if got is None:
-                steps.append(("evaluation", 0, None, "no evaluation scores: ×1 (evaluation.missing: neutral)"))
+                steps.append(("evaluation", 0, None, "no evaluation scores: ×1 (evaluation.missing: neutral)", None))
             else:
-                phi, text = got
+                phi, text, score = got
                 adj = (S * scaled(phi, ep)) // 10**ep - S  # exact: S carries 10**ep still
-                steps.append(("evaluation", adj, phi, "evaluation " + text))
+                steps.append(("evaluation", adj, phi, "evaluation " + text, score))
                 S += adj
         if plan.cap is not None:
             cap = _to_minor_exact(plan.cap, plan_currency) * 10**scale * lift
             if S > cap:
-                steps.append(("cap", cap - S, None, f"capped at {_fmt_major(plan.cap)} {plan_currency} a month"))
+                steps.append(("cap", cap - S, None, f"capped at {format_major(plan.cap)} {plan_currency} a month",
+                              f"{format_major(plan.cap)} {plan_currency}"))
                 S = cap
         if plan.floor is not None:
             floor = _to_minor_exact(plan.floor, plan_currency) * 10**scale * lift
             if S < floor:
-                steps.append(("floor", floor - S, None, f"raised to the floor of {_fmt_major(plan.floor)} {plan_currency} a month"))
+                steps.append(("floor", floor - S, None, f"raised to the floor of {format_major(plan.floor)} {plan_currency} a month",
+                              f"{format_major(plan.floor)} {plan_currency}"))
                 S = floor
-        for rule, adj, mu, text in steps:
+        for rule, adj, mu, text, reason in steps:
             extra_rows.append({"row": -1, "member_id": m, "line_type": "member", "rule": rule, "band": None, "rate": None,
+                               "multiplier_reason": reason,
                                "multiplier": mu, "customer_class": None, "role": roles.get(m), "base_minor": 0,
                                "fx_rate": None, "exact": adj, "cumulative_base_minor": final, "cost_unknown": False,
                                "detail": text})
@@ -659,7 +672,7 @@ def earn_plan(part: pd.DataFrame, plan: CommissionPlan, month: Period, roles: pd
     place = place_minor(plan.rounding, payout_currency)
     mcodes = pd.factorize(lines["member_id"].to_numpy(dtype=object))[0]
     order = np.lexsort((np.arange(len(lines)), mcodes))
-    lines = lines.iloc[order].reset_index(drop=True)
+    lines = renumbered(lines.iloc[order])
     numer = numer[order]
     mcodes = mcodes[order]
     running = group_cumsum(numer, mcodes)
@@ -667,11 +680,12 @@ def earn_plan(part: pd.DataFrame, plan: CommissionPlan, month: Period, roles: pd
     previous = rounded - np.concatenate([[0], rounded[:-1]])
     starts = np.r_[True, mcodes[1:] != mcodes[:-1]] if len(mcodes) else np.zeros(0, dtype=bool)
     amount = np.where(starts, rounded, previous).astype("int64")
-    return lines.assign(
-        amount_minor=amount, currency=payout_currency, plan_currency=plan_currency,
-        payout_fx_rate=payout_rate if payout_currency != plan_currency else None, plan_id=plan.plan_id,
-        exact_scale=scale + (RATE_PLACES if payout_currency != plan_currency else 0),
-    ).drop(columns=["exact"])
+    del lines["exact"]  # ``lines`` is this function's own frame: set in place, not copied twice more
+    for col, value in dict(amount_minor=amount, currency=payout_currency, plan_currency=plan_currency,
+                           payout_fx_rate=payout_rate if payout_currency != plan_currency else None, plan_id=plan.plan_id,
+                           exact_scale=scale + (RATE_PLACES if payout_currency != plan_currency else 0)).items():
+        lines[col] = value
+    return lines
 
 
 def _bound(quota: np.ndarray, fraction: Decimal) -> np.ndarray:
@@ -681,22 +695,18 @@ def _bound(quota: np.ndarray, fraction: Decimal) -> np.ndarray:
     return _div_half_up(as_objects(quota) * f, np.full(len(quota), 10**p, dtype=object))
 
 
-def _fmt_minor(minor: int, currency: str) -> str:
-    digits = exponent(currency)
-    sign = "-" if minor < 0 else ""
-    whole, frac = divmod(abs(int(minor)), 10**digits)
-    return f"{sign}{whole:,}" + (f".{frac:0{digits}d}" if digits else "")
-
-
 # ----------------------------------------------------------------------------- month
 
 
-def _processing(frame: pd.DataFrame) -> pd.DataFrame:
+def _processing_positions(credits: pd.DataFrame, at: np.ndarray, member: str | None = None) -> np.ndarray:
+    """The order of ``credits``' rows ``at`` in processing order (read from the sort keys only),
+    all credited to ``member`` when given (a project)."""
     from transforms.commissions import processing_order
 
-    if frame.empty:
-        return frame
-    return frame.iloc[processing_order(frame)]
+    if not len(at):
+        return np.zeros(0, dtype=np.int64)
+    keys = _rows(credits, at, PROCESSING_KEYS)
+    return processing_order(keys if member is None else keys.assign(member_id=member))
 
 
 def _uses(plan: CommissionPlan, kinds: np.ndarray) -> np.ndarray:
@@ -710,81 +720,145 @@ def _uses(plan: CommissionPlan, kinds: np.ndarray) -> np.ndarray:
     return earning
 
 
+# what earn_plan reads of a credit (the rest of the credit's columns are attached to its lines once, at the end)
+EARN_COLUMNS = ("member_id", "kind", "currency", "base_minor", "gross_profit_minor", "record_base_minor", "fx_rate",
+                "original_amount_minor", "original_currency", "credited_date", "collected_day", "customer_class",
+                "previous_order_day", "signed_day", "key_account", "order_source", "order_id")
+PROCESSING_KEYS = ("member_id", "credited_at", "order_id", "kind", "record_id")
+LINE_KEYS = ("order_source", "order_id")  # carried on every line: settling groups lines by order
+
+
+def _rows(credits: pd.DataFrame, positions: np.ndarray, columns) -> pd.DataFrame:
+    """``credits``' rows at ``positions``, only ``columns`` (those it has), numbered 0..n-1: the
+    wide credit frame is never taken whole."""
+    at = [credits.columns.get_loc(c) for c in columns if c in credits.columns]
+    return renumbered(credits.iloc[np.asarray(positions, dtype=np.int64), at])
+
+
 def earn_month(credits: pd.DataFrame, members: pd.DataFrame, commission: Commission, month: Period,
                inputs: PlanInputs) -> pd.DataFrame:
     """Every plan's credit lines and month-level lines for ``month`` (before stages, clawbacks,
-    draws and pools), one frame, with the credit's own columns on each line."""
-    credits = credits[credits["month"] == month.label]
+    draws and pools), one frame. A line carries its credit's position in ``credits``
+    (``credit_row``, -1 on month-level lines) and its order, not the credit's other columns:
+    :func:`with_credit_columns` attaches those once, to the month's final lines."""
+    in_month = np.flatnonzero((credits["month"] == month.label).to_numpy())
     plans = assign(members, commission)
     people = _member_table(members)
     roles = people["role"]
-    projects = project_of(credits, commission)
+    projects = project_of(_rows(credits, in_month, ("order_source", "order_id")), commission)
     by_id = {p.plan_id: p for p in commission.plans}
     frames = []
     in_project = pd.notna(projects)
-    normal = credits[~in_project]
-    plan_id = normal["member_id"].map(plans).to_numpy(dtype=object)
-    unpaid = pd.unique(normal["member_id"].to_numpy(dtype=object)[pd.isna(plan_id)])
+    normal = in_month[~in_project]
+    normal_member = credits["member_id"].to_numpy(dtype=object)[normal]
+    plan_id = pd.Series(normal_member, dtype=object).map(plans).to_numpy(dtype=object)
+    unpaid = pd.unique(normal_member[pd.isna(plan_id)])
     if len(unpaid):
         log.warning("commission %s: no plan for member(s) %s; their credits are not paid", month.label, ", ".join(map(str, unpaid)))
     active = people["active"].astype("boolean").fillna(True)
+    kinds = credits["kind"].to_numpy(dtype=object)[normal]
+    currencies = credits["currency"].to_numpy(dtype=object)
     for pid, plan in by_id.items():
-        mine = normal[(plan_id == pid)]
-        mine = mine[_uses(plan, mine["kind"].to_numpy(dtype=object))]
+        # the plan's credits in processing order, only the columns earning reads, once per currency
+        at = normal[np.flatnonzero((plan_id == pid) & _uses(plan, kinds))]
+        at = at[_processing_positions(credits, at)]
         idle = []
         if plan.floor is not None:
             assigned = plans[plans == pid].index
-            idle = [m for m in assigned if bool(active.get(m, True)) and m not in set(mine["member_id"])]
-        mine = _processing(mine)
-        if mine.empty and not idle:
+            selling = set(credits["member_id"].to_numpy(dtype=object)[at])
+            idle = [m for m in assigned if bool(active.get(m, True)) and m not in selling]  # per member
+        if not len(at) and not idle:
             continue
-        groups = mine.groupby("currency", sort=False).indices if len(mine) else {}
-        for k, (currency, positions) in enumerate(groups.items()):
-            part = mine.iloc[positions]
-            lines = earn_plan(part.reset_index(drop=True), plan, month, roles, inputs, idle if k == 0 else [])
-            frames.append(_with_credit_columns(lines, part.reset_index(drop=True)))
+        groups = pd.Series(currencies[at]).groupby(currencies[at], sort=False).indices if len(at) else {}
+        for k, (_cur, positions) in enumerate(groups.items()):
+            part = _rows(credits, at[positions], EARN_COLUMNS)
+            lines = earn_plan(part, plan, month, roles, inputs, idle if k == 0 else [])
+            frames.append(_with_credit_rows(lines, part, at[positions]))
         if not groups and idle:
-            empty = mine.iloc[0:0].reset_index(drop=True)
+            empty = _rows(credits, np.zeros(0, dtype=np.int64), EARN_COLUMNS)
             lines = earn_plan(empty, plan, month, roles, inputs, idle)
-            frames.append(_with_credit_columns(lines, empty))
+            frames.append(_with_credit_rows(lines, empty, np.zeros(0, dtype=np.int64)))
     for project in commission.projects:
-        mine = credits[projects == project.project_id]
-        if mine.empty:
+        mine = in_month[projects == project.project_id]
+        if not len(mine):
             continue
         plan = project.as_plan()
-        mine = _processing(mine.assign(member_id=f"project:{project.project_id}"))
-        mine = mine[_uses(plan, mine["kind"].to_numpy(dtype=object))]
-        for currency, positions in mine.groupby("currency", sort=False).indices.items():
-            part = mine.iloc[positions].reset_index(drop=True)
-            lines = _with_credit_columns(earn_plan(part, plan, month, roles, inputs), part)
+        mine = mine[_processing_positions(credits, mine, f"project:{project.project_id}")]
+        mine = mine[_uses(plan, credits["kind"].to_numpy(dtype=object)[mine])]
+        for _cur, positions in pd.Series(currencies[mine]).groupby(currencies[mine], sort=False).indices.items():
+            part = _rows(credits, mine[positions], EARN_COLUMNS).assign(member_id=f"project:{project.project_id}")
+            lines = _with_credit_rows(earn_plan(part, plan, month, roles, inputs), part, mine[positions])
             frames.append(_split_project(lines, project))
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
 
 
-CARRIED = ("month", "team_id", "kind", "source", "record_id", "order_source", "order_id", "credited_at", "credited_date",
-           "original_currency", "original_amount_minor", "signed_day", "shipped_day", "collected_day", "share",
-           "record_base_minor", "record_original_minor", "order_original_minor", "order_currency", "order_base_minor")
+CARRIED = ("team_id", "kind", "record_id", "credited_at", "credited_date", "original_currency", "original_amount_minor",
+           "share")  # the credit's own columns a final line keeps (LINE_KEYS are on every line already)
 
 
-def _with_credit_columns(lines: pd.DataFrame, part: pd.DataFrame) -> pd.DataFrame:
+def _with_credit_rows(lines: pd.DataFrame, part: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """Earned lines with their credit's position in the credit frame (-1: a month-level line) and
+    its order (LINE_KEYS), in place of the row within ``part``. A new (consolidated) frame: how
+    settling's concatenation fills the columns clawbacks lack depends on it."""
     rows = lines["row"].to_numpy()
     has = rows >= 0
     safe = np.where(has, rows, 0)
+    keys = {col: np.where(has, part[col].to_numpy(dtype=object)[safe], None) if len(part) else np.full(len(lines), None, dtype=object)
+            for col in LINE_KEYS if col in part.columns}
+    credit_row = np.where(has, np.asarray(positions, dtype=np.int64)[safe] if len(positions) else -1, -1)
+    return lines.drop(columns="row").assign(credit_row=credit_row, **keys)
+
+
+def _credit_column(column: pd.Series, credit_row: np.ndarray, nullable_ints: bool = False):
+    """``column``'s values at ``credit_row``: NaT / <NA> / None where it is -1 (month-level lines);
+    integers stay 8-byte integers (nullable when a row has no credit or ``nullable_ints``)."""
+    has = credit_row >= 0
+    safe = np.where(has, credit_row, 0)
+    if column.dtype.kind == "M":
+        return np.where(has, column.to_numpy()[safe], np.datetime64("NaT")) if len(column) else np.full(len(credit_row), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if column.dtype.kind in "iu" or isinstance(column.dtype, pd.Int64Dtype):
+        if has.all() and not nullable_ints and not isinstance(column.dtype, pd.Int64Dtype):
+            return column.to_numpy()[safe]
+        values = column.array if isinstance(column.dtype, pd.Int64Dtype) else pd.array(column.to_numpy("int64"), dtype="Int64")
+        return values.take(np.where(has, credit_row, -1), allow_fill=True)
+    if not len(column):
+        return np.full(len(credit_row), None, dtype=object)
+    return np.where(has, column.to_numpy(dtype=object)[safe], None)
+
+
+def with_credit_columns(lines: pd.DataFrame, credits: pd.DataFrame) -> pd.DataFrame:
+    """The month's lines (a frame of the caller's own, changed in place and returned) with their
+    credit's own columns (CARRIED), taken once by ``credit_row``.
+    What a line has set itself (a project share; every column of the lines built elsewhere -
+    stage releases, clawbacks, pools, draws: no ``credit_row`` - missing ones NaN, as a
+    concatenation leaves them) is kept."""
+    if "credit_row" not in lines.columns:
+        return lines
+    credit_row = lines["credit_row"].to_numpy(dtype="float64")
+    elsewhere = np.isnan(credit_row)
+    credit_row = np.where(elsewhere, -1, credit_row).astype(np.int64)
     out = {}
     for col in CARRIED:
-        if col not in part.columns:
+        if col not in credits.columns:
             continue
-        values = part[col].to_numpy()[safe] if len(part) else np.full(len(lines), None, dtype=object)
-        if np.issubdtype(np.asarray(values).dtype, np.datetime64):
-            out[col] = np.where(has, values, np.datetime64("NaT"))
-        else:
-            out[col] = np.where(has, np.asarray(values, dtype=object), None)
-    frame = lines.assign(**out)
-    if "month" in frame:
-        frame["month"] = frame["month"].where(frame["month"].notna(), part["month"].iloc[0] if len(part) else None)
-    return frame
+        values = _credit_column(credits[col], credit_row)
+        own = lines[col] if col in lines.columns else None
+        keep = elsewhere | (own.notna().to_numpy() if own is not None else False)
+        if keep.any():
+            if isinstance(values, np.ndarray) and values.dtype == object:
+                values[keep] = own.to_numpy(dtype=object)[keep] if own is not None else np.nan
+            elif isinstance(values, np.ndarray) and values.dtype.kind == "M":
+                values[keep] = days_of(own)[keep] if own is not None else np.datetime64("NaT")
+            else:  # integers: nullable, lines built elsewhere have <NA> unless they set it
+                values = pd.array(values, dtype="Int64")
+                values[keep] = pd.array(own.to_numpy(dtype=object)[keep], dtype="Int64") if own is not None else pd.NA
+        out[col] = values
+    for col, values in out.items():  # the month's own concatenation: set in place
+        lines[col] = values
+    del lines["credit_row"]
+    return lines
 
 
 def _split_project(lines: pd.DataFrame, project) -> pd.DataFrame:
@@ -808,24 +882,30 @@ def _split_project(lines: pd.DataFrame, project) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- settle: stages and clawbacks
 
 
-def _released(earned: pd.DataFrame, versions: dict[str, Commission], day: pd.Timestamp) -> np.ndarray:
-    """Per earning line, the part of its amount released by the end of ``day``."""
+def _released(earned: pd.DataFrame, versions: dict[str, Commission], day: pd.Timestamp, stages: bool = False):
+    """Per earning line, the part of its amount released by the end of ``day``; with
+    ``stages``, also the stages each line's order has reached by then (``signed+shipped``,
+    ``none``; None for lines of plans without stages)."""
     amount = earned["amount_minor"].to_numpy("int64")
     released = amount.copy()
+    reached = np.full(len(earned), None, dtype=object)
     for (month, pid), positions in earned.groupby(["month", "plan_id"], sort=False).indices.items():
         plan = _plan(versions, month, pid)
         if plan is None or not plan.stages:
             continue
         part = earned.iloc[positions]
-        k = len(plan.stages)
         places = decimal_places([s.percent for s in plan.stages])
-        w = np.tile(np.array([scaled(s.percent, places) for s in plan.stages], dtype=object), len(part))
-        line_no = np.repeat(np.arange(len(part)), k)
-        portions = allocate_rows(np.repeat(amount[positions], k).astype(object), w, line_no)
-        events = np.column_stack([pd.to_datetime(part[f"{s.event}_day"]).to_numpy() for s in plan.stages]).reshape(-1)
+        portions = allocate_matrix(amount[positions], [scaled(s.percent, places) for s in plan.stages])
+        events = np.column_stack([days_of(part[f"{s.event}_day"]) for s in plan.stages])
         done = (~pd.isna(events)) & (events <= np.datetime64(day))
-        released[positions] = pd.Series(np.where(done, portions, 0)).groupby(line_no).sum().to_numpy("int64")
-    return released
+        released[positions] = np.where(done, portions, 0).sum(axis=1)
+        if stages:  # one text per combination of stages reached (2**k at most), mapped back
+            bits = (done * (1 << np.arange(len(plan.stages)))).sum(axis=1)
+            names = [s.event for s in plan.stages]
+            texts = np.array(["+".join(e for j, e in enumerate(names) if b >> j & 1) or "none"
+                              for b in range(1 << len(names))], dtype=object)
+            reached[positions] = texts[bits]
+    return (released, reached) if stages else released
 
 
 def _plan(versions: dict[str, Commission], month: str, plan_id: str) -> CommissionPlan | None:
@@ -838,6 +918,13 @@ def _plan(versions: dict[str, Commission], month: str, plan_id: str) -> Commissi
     return None
 
 
+EARNED_KEYS = ("member_id", "plan_id", "line_type", "amount_minor", "currency", "order_source", "order_id", "credit_row")
+SETTLE_COLUMNS = (  # what settling reads of an earning line's credit
+    "kind", "source", "record_id", "order_original_minor", "order_base_minor", "order_currency", "original_currency",
+    "record_original_minor", "record_base_minor", "signed_day", "shipped_day", "collected_day",
+)
+
+
 def settle(earned: dict[str, pd.DataFrame], credits: pd.DataFrame, members: pd.DataFrame,
            versions: dict[str, Commission], month: Period) -> pd.DataFrame:
     """The month's lines after stages and clawbacks (see the module docstring)."""
@@ -845,26 +932,44 @@ def settle(earned: dict[str, pd.DataFrame], credits: pd.DataFrame, members: pd.D
     window = [f for f in earned.values() if len(f)]
     if not window or not any(p.stages or p.refund_mode == "clawback" for cm in versions.values() for p in cm.plans):
         return current
-    every = pd.concat(window, ignore_index=True)
-    is_earning = (every["line_type"].isin(["credit", "project"]) & every["kind"].isin(EARNING_KINDS)).to_numpy()
-    staged_or_claw = np.array([bool(_needs_settle(versions, m, p)) for m, p in zip(every["month"], every["plan_id"])], dtype=bool) \
-        if len(every) else np.zeros(0, dtype=bool)
-    earning = every[is_earning & staged_or_claw].reset_index(drop=True)
+    # the earning lines of staged / clawback plans, only the columns settling reads (months oldest
+    # first, so the current month's come last, in the order of its rows ``current_at``)
+    kinds = credits["kind"].to_numpy(dtype=object)
+    parts, current_at = [], np.zeros(0, dtype=np.int64)
+    for label, frame in earned.items():
+        if not len(frame):
+            continue
+        credit_row = frame["credit_row"].to_numpy()
+        kind = np.where(credit_row >= 0, kinds[np.maximum(credit_row, 0)], None)
+        is_earning = frame["line_type"].isin(["credit", "project"]).to_numpy() & np.isin(kind, EARNING_KINDS)
+        codes, uniques = pd.factorize(frame["plan_id"].to_numpy(dtype=object))  # a few plans: judged once each
+        staged_or_claw = np.array([_needs_settle(versions, label, p) for p in uniques] + [False], dtype=bool)[codes]
+        at = np.flatnonzero(is_earning & staged_or_claw)
+        if label == month.label:
+            current_at = at
+        if len(at):
+            parts.append(frame.iloc[at][list(EARNED_KEYS)].assign(month=label))
+    earning = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({c: pd.Series(dtype=object) for c in EARNED_KEYS}).assign(
+        amount_minor=pd.Series(dtype="int64"), credit_row=pd.Series(dtype="int64"), month=pd.Series(dtype=object))
+    # the credit's columns settling reads, taken once (integers nullable: a refund may not find its order)
+    credit_row = earning["credit_row"].to_numpy("int64")
+    earning = earning.assign(**{c: _credit_column(credits[c], credit_row, nullable_ints=True)
+                                for c in SETTLE_COLUMNS if c in credits.columns})
     end = pd.Timestamp(month.end) - pd.Timedelta(days=1)
     end_before = pd.Timestamp(month.start) - pd.Timedelta(days=1)
     refunds = _claw_refunds(credits, members, versions, month)
     if earning.empty and refunds.empty:
         return current
-    r1 = _released(earning, versions, end)
+    r1, stage = _released(earning, versions, end, stages=True)
     r0 = np.where(earning["month"].to_numpy(dtype=object) == month.label, 0, _released(earning, versions, end_before))
     key = ["member_id", "plan_id", "order_source", "order_id"]
-    earning = earning.assign(r1=r1, r0=r0)
+    earning = earning.assign(r1=r1, r0=r0, stage=stage)
     groups = earning.groupby(key, sort=False, dropna=False).agg(
-        E=("amount_minor", "sum"), R1=("r1", "sum"), R0=("r0", "sum"), first_month=("month", "min"),
+        E=("amount_minor", "sum"), R1=("r1", "sum"), R0=("r0", "sum"),
         currency=("currency", "first"), order_original_minor=("order_original_minor", "first"),
         order_base_minor=("order_base_minor", "first"), order_currency=("order_currency", "first"),
         original_currency=("original_currency", "first"), record_original_minor=("record_original_minor", "sum"),
-        record_base_minor=("record_base_minor", "first"), earn_month=("month", "first"),
+        record_base_minor=("record_base_minor", "first"), earn_month=("month", "first"), stage=("stage", "first"),
     ).reset_index()
     # clawed back: C_k = round(E x refunded fraction so far) at each clawback refund, per group
     rkey = ["member_id", "refund_plan_id", "order_source", "order_id"]
@@ -886,9 +991,10 @@ def settle(earned: dict[str, pd.DataFrame], credits: pd.DataFrame, members: pd.D
         capped = np.where(cum_amt > order_amt, order_amt, cum_amt).astype(object)
         E = np.where(found, refunds["E"].fillna(0).astype(object), 0).astype(object)
         currency = refunds["currency_order"].where(refunds["found"], refunds["currency"])
-        place = np.array([_place_of(versions, m, p, c) for m, p, c in zip(refunds["earn_month"], refunds["refund_plan_id"], currency)],
-                         dtype=object)  # per refund: refunds are few next to orders
-        mode = np.array([_mode_of(versions, m, p) for m, p in zip(refunds["earn_month"], refunds["refund_plan_id"])], dtype=object)
+        earn_month, refund_plan = refunds["earn_month"].to_numpy(dtype=object), refunds["refund_plan_id"].to_numpy(dtype=object)
+        which, first = combination_codes(earn_month, refund_plan, currency.to_numpy(dtype=object))  # a few (month, plan, currency)
+        place = np.array([_place_of(versions, earn_month[i], refund_plan[i], currency.iloc[i]) for i in first] + [1], dtype=object)[which]
+        mode = np.array([_mode_of(versions, earn_month[i], refund_plan[i]) for i in first] + ["half_up"], dtype=object)[which]
         ck = np.zeros(len(refunds), dtype=object)
         for md in set(mode.tolist()):
             sel = mode == md
@@ -912,16 +1018,22 @@ def settle(earned: dict[str, pd.DataFrame], credits: pd.DataFrame, members: pd.D
     release = _paid(R1, E, c0) - paid0
     held = np.where(E >= 0, np.maximum(E - c1 - R1, 0), 0) if len(groups) else np.zeros(0, dtype=object)
     groups = groups.assign(release=release, held=held, c0=c0, c1=c1)
-    out = current.copy() if len(current) else pd.DataFrame()
+    out = current if len(current) else pd.DataFrame()  # RangeIndex (earn_month); updated in place below, not copied
     if len(out):
-        out["held_minor"] = 0
-        # this month's earning lines pay what is released by month end
-        mine = earning[earning["month"] == month.label]
+        # this month's earning lines pay what is released by month end (whole columns set at once)
+        n = len(out)
+        amount, held = out["amount_minor"].to_numpy("int64").copy(), np.zeros(n, dtype="int64")
+        earned = pd.array(np.zeros(n, dtype="int64"), dtype="Int64")  # what each staged line earned; <NA> elsewhere
+        earned[:] = pd.NA
+        stages_reached = np.full(n, None, dtype=object)
+        mine = earning.iloc[len(earning) - len(current_at):]
         if len(mine):
-            idx = _match_rows(out, mine)
-            out.loc[idx, "amount_minor"] = mine["r1"].to_numpy("int64")
-            out.loc[idx, "held_minor"] = (mine["amount_minor"] - mine["r1"]).to_numpy("int64")
-            out.loc[idx, "earned_minor"] = mine["amount_minor"].to_numpy("int64")
+            at = current_at
+            amount[at] = mine["r1"].to_numpy("int64")
+            held[at] = (mine["amount_minor"] - mine["r1"]).to_numpy("int64")
+            earned[at] = mine["amount_minor"].to_numpy("int64")
+            stages_reached[at] = mine["stage"].to_numpy(dtype=object)
+        out["amount_minor"], out["held_minor"], out["earned_minor"], out["stage"] = amount, held, earned, stages_reached
     extra = []
     old = groups[(groups["earn_month"] != month.label) & (groups["release"] != 0)]
     if len(old):
@@ -930,7 +1042,7 @@ def settle(earned: dict[str, pd.DataFrame], credits: pd.DataFrame, members: pd.D
             "order_id": old["order_id"], "line_type": "release", "rule": "stage_release", "kind": "release",
             "record_id": old["order_id"], "amount_minor": old["release"].astype("int64"), "base_minor": 0,
             "currency": old["currency"], "held_minor": old["held"].astype("int64"), "earned_minor": old["E"].astype("int64"),
-            "earned_in": old["earn_month"], "month": month.label,
+            "earned_in": old["earn_month"], "month": month.label, "stage": old["stage"],
             "credited_date": pd.Timestamp(end), "credited_at": pd.NaT, "detail": None,
         }))
     if len(now):
@@ -952,11 +1064,15 @@ def settle(earned: dict[str, pd.DataFrame], credits: pd.DataFrame, members: pd.D
         out = pd.concat([out] + extra, ignore_index=True) if len(out) else pd.concat(extra, ignore_index=True)
     # held shown where the group's last line of the month is
     if len(groups) and len(out):
-        gi = pd.MultiIndex.from_frame(out[key].astype(object))
-        held_of = pd.Series(groups["held"].to_numpy(dtype=object), index=pd.MultiIndex.from_frame(groups[key].astype(object)))
-        held_of = held_of[~held_of.index.duplicated()]
-        group_held = held_of.reindex(gi).to_numpy(dtype=object)
-        is_last = ~pd.Series(list(zip(*[out[k] for k in key]))).duplicated(keep="last").to_numpy()
+        # one code per (member, plan, order) over the lines and the groups together (no MultiIndex of a million rows)
+        n = len(out)
+        code, _ = combination_codes(*(np.concatenate([out[c].to_numpy(dtype=object), groups[c].to_numpy(dtype=object)]) for c in key))
+        held_by_code = np.full(code.max() + 1, None, dtype=object)
+        group_code = code[n:]
+        first_of_group = np.flatnonzero(~pd.Series(group_code).duplicated().to_numpy())  # the first group of a key
+        held_by_code[group_code[first_of_group]] = groups["held"].to_numpy(dtype=object)[first_of_group]
+        group_held = held_by_code[code[:n]]
+        is_last = ~pd.Series(code[:n]).duplicated(keep="last").to_numpy()
         settled = out["line_type"].isin(["credit", "project", "release", "clawback"]).to_numpy() & pd.notna(group_held)
         out["held_minor"] = np.where(settled & is_last, group_held, np.where(settled, 0, out.get("held_minor", 0))).astype("int64")
     return out
@@ -985,14 +1101,10 @@ def _mode_of(versions, month, plan_id) -> str:
 
 
 def _round_fraction(numerator, denominator, place, mode) -> np.ndarray:
-    """numerator / denominator rounded to a multiple of ``place`` (arrays of Python ints)."""
-    out = np.zeros(len(numerator), dtype=object)
-    for p in set(place.tolist()):
-        sel = place == p
-        for d in set(denominator[sel].tolist()):  # one per refunded order (refunds are few)
-            s2 = sel & (denominator == d)
-            out[s2] = round_scaled(numerator[s2], int(d) * int(p), mode) * int(p)
-    return out
+    """numerator / denominator rounded to a multiple of ``place`` (arrays of Python ints, one
+    denominator and place per row)."""
+    place = as_objects(place)
+    return (as_objects(round_scaled(numerator, as_objects(denominator) * place, mode)) * place).astype(object)
 
 
 def _claw_refunds(credits: pd.DataFrame, members: pd.DataFrame, versions: dict[str, Commission], month: Period) -> pd.DataFrame:
@@ -1014,23 +1126,6 @@ def _claw_refunds(credits: pd.DataFrame, members: pd.DataFrame, versions: dict[s
     if not frames:
         return refunds.iloc[0:0].assign(refund_plan_id=pd.Series(dtype=object))
     return pd.concat(frames, ignore_index=True)
-
-
-def _match_rows(out: pd.DataFrame, mine: pd.DataFrame) -> np.ndarray:
-    """Index labels in ``out`` of the earning lines ``mine`` (same member, plan, record)."""
-    key = ["member_id", "plan_id", "source", "record_id", "line_type"]
-    left = pd.MultiIndex.from_frame(out[key].astype(object))
-    right = pd.MultiIndex.from_frame(mine[key].astype(object))
-    pos = left.get_indexer(right) if left.is_unique else _first_positions(left, right)
-    if (pos < 0).any():
-        raise AssertionError("settle: an earning line of the month was not found")
-    return out.index.to_numpy()[pos]
-
-
-def _first_positions(left, right) -> np.ndarray:
-    first = pd.Series(np.arange(len(left)), index=left)
-    first = first[~first.index.duplicated()]
-    return first.reindex(right).fillna(-1).astype(int).to_numpy()
 
 
 # ----------------------------------------------------------------------------- draws and pools
@@ -1062,13 +1157,13 @@ def draw_lines(lines: pd.DataFrame, members: pd.DataFrame, commission: Commissio
                 owed = int(p.loc[p["rule"].isin(["draw_recoverable", "draw_recovery"]), "amount_minor"].sum())
             if earned < draw:
                 rule = "draw_recoverable" if plan.draw.recoverable else "draw"
-                text = (f"draw {_fmt_minor(draw, currency)} {currency}: commission {_fmt_minor(earned, currency)} topped up"
-                        + (f"; recoverable, owed after this month {_fmt_minor(owed + draw - earned, currency)}" if plan.draw.recoverable else "; not recoverable"))
+                text = (f"draw {minor_text(draw, currency)} {currency}: commission {minor_text(earned, currency)} topped up"
+                        + (f"; recoverable, owed after this month {minor_text(owed + draw - earned, currency)}" if plan.draw.recoverable else "; not recoverable"))
                 rows.append(dict(member_id=m, plan_id=plan.plan_id, rule=rule, amount_minor=draw - earned, currency=currency, detail=text))
             elif plan.draw.recoverable and owed > 0 and earned > draw:
                 back = min(earned - draw, owed)
-                text = (f"draw recovery: owed {_fmt_minor(owed, currency)} {currency}, commission {_fmt_minor(earned, currency)} is "
-                        f"{_fmt_minor(earned - draw, currency)} above the draw; recovered {_fmt_minor(back, currency)}, still owed {_fmt_minor(owed - back, currency)}")
+                text = (f"draw recovery: owed {minor_text(owed, currency)} {currency}, commission {minor_text(earned, currency)} is "
+                        f"{minor_text(earned - draw, currency)} above the draw; recovered {minor_text(back, currency)}, still owed {minor_text(owed - back, currency)}")
                 rows.append(dict(member_id=m, plan_id=plan.plan_id, rule="draw_recovery", amount_minor=-back, currency=currency, detail=text))
     if not rows:
         return pd.DataFrame()
@@ -1103,11 +1198,11 @@ def pool_lines(credits: pd.DataFrame, members: pd.DataFrame, teams: pd.DataFrame
         place = place_minor(pool.rounding, currency)
         if pool.amount is not None:
             total = _to_minor_exact(pool.amount, currency)
-            funding = f"fixed {_fmt_major(pool.amount)} {currency}"
+            funding = f"fixed {format_major(pool.amount)} {currency}"
         else:
             p = decimal_places([pool.rate])
             total = int(round_to_place(np.array([result * scaled(pool.rate, p)], dtype=object), 10**p, place, pool.rounding.mode)[0])
-            funding = f"{_fmt_pct(pool.rate)} of team result {_fmt_minor(result, currency)} {currency}"
+            funding = f"{format_percent(pool.rate)} of team result {minor_text(result, currency)} {currency}"
         ids = [m for m in by_member.index if by_member[m] > 0]
         if not ids:
             continue
@@ -1118,9 +1213,9 @@ def pool_lines(credits: pd.DataFrame, members: pd.DataFrame, teams: pd.DataFrame
         whole = int(sum(weights))
         for m, c, w, amt in zip(ids, coefs, weights, units):
             share = (Decimal(int(w)) / Decimal(whole) * 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
-            text = (f"team pool {pool.pool_id} {_fmt_minor(total, currency)} {currency} ({funding}; team result "
-                    f"{_fmt_minor(result, currency)} ≥ target {_fmt_minor(target, currency)}): your result "
-                    f"{_fmt_minor(int(by_member[m]), currency)} × role {people.loc[m, 'role']} {c.normalize():f} = {share}% of the weighted total")
+            text = (f"team pool {pool.pool_id} {minor_text(total, currency)} {currency} ({funding}; team result "
+                    f"{minor_text(result, currency)} ≥ target {minor_text(target, currency)}): your result "
+                    f"{minor_text(int(by_member[m]), currency)} × role {people.loc[m, 'role']} {c.normalize():f} = {share}% of the weighted total")
             rows.append(dict(member_id=m, plan_id=f"pool:{pool.pool_id}", rule="pool", amount_minor=int(amt), currency=currency,
                              base_minor=int(by_member[m]), multiplier=c, detail=text, team_id=pool.team_id))
     if not rows:
@@ -1151,12 +1246,21 @@ def compute_month(credits: pd.DataFrame, members: pd.DataFrame, teams: pd.DataFr
     credits = expand_splits(credits, commission)
     earned = {m.label: earn_month(credits, members, versions[m.label], m, inputs) for m in months}
     lines = settle(earned, credits, members, versions, month)
+    del earned  # every month's earning lines: settled into ``lines``, not needed beside them
     team_currency = teams.drop_duplicates("team_id").set_index("team_id")["base_currency"].to_dict()
     draws = draw_lines(lines, members, current, month, inputs.prior_lines, team_currency)
     pools = pool_lines(credits, members, teams, current, month, inputs)
+    from transforms.commissions import LINE_COLUMNS
+
+    # only the columns the statement keeps or explains from, dropped in place (``lines`` is settle's
+    # own frame): the lines are not copied whole once more before the concatenation
+    for f in (lines, draws, pools):
+        for c in [c for c in f.columns if c not in LINE_COLUMNS and c != "credit_row"]:
+            del f[c]
     parts = [f for f in (lines, draws, pools) if len(f)]
+    del lines
     if not parts:
         return pd.DataFrame()
-    out = pd.concat(parts, ignore_index=True)
+    out = with_credit_columns(pd.concat(parts, ignore_index=True), credits)
     out["month"] = month.label
     return out

@@ -22,13 +22,23 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from config.models import Commission, CommissionPlan
+from transforms.exact import (
+    combination_codes,
+    days_of,
+    format_decimal,
+    format_major,
+    format_minor,
+    format_percent,
+    minor_text,
+    renumbered,
+)
 from transforms.facts import Facts, sales_facts
 from transforms.money import exponent, to_minor
 from transforms.periods import Period, in_period, parse_period
@@ -140,32 +150,6 @@ def members_without_plan(credits: pd.DataFrame, members: pd.DataFrame, commissio
 
 
 # ----------------------------------------------------------------------------- exact schedules
-
-
-def format_minor(values, currency: str) -> list[str]:
-    """Minor units -> "12,345.00" (thousands separators, the currency's decimals)."""
-    digits = exponent(currency)
-    v = np.asarray(values, dtype="int64")
-    whole, frac = np.divmod(np.abs(v), 10**digits)
-    sign = np.where(v < 0, "-", "").tolist()
-    if digits == 0:
-        return [f"{s}{w:,}" for s, w in zip(sign, whole.tolist())]
-    if digits == 2:
-        return [f"{s}{w:,}.{f:02d}" for s, w, f in zip(sign, whole.tolist(), frac.tolist())]
-    return [f"{s}{w:,}.{f:0{digits}d}" for s, w, f in zip(sign, whole.tolist(), frac.tolist())]
-
-
-def format_major(amount: Decimal) -> str:
-    """A band bound in major units: "100,000" or "100,000.5"."""
-    return f"{Decimal(amount).normalize():,f}"
-
-
-def format_percent(rate: Decimal) -> str:
-    """0.02 -> "2.00%", 0.0125 -> "1.25%", 0.00125 -> "0.125%"."""
-    pct = (Decimal(rate) * 100).normalize()
-    if pct.as_tuple().exponent > -2:
-        pct = pct.quantize(Decimal("0.01"))
-    return f"{pct:f}%"
 
 
 @dataclass(frozen=True)
@@ -321,8 +305,7 @@ def commission_lines(
     require_columns(credits, CREDITS, "credits")
     require_columns(teams, ("team_id", "base_currency"), "teams")
     _check_base_currency(credits, teams)
-    raw = compute_month(credits, members, teams, commission, month, inputs or PlanInputs())
-    return finish_lines(raw, month)
+    return finish_lines(compute_month(credits, members, teams, commission, month, inputs or PlanInputs()), month)
 
 
 _SECTION = {"credit": 0, "clawback": 0, "release": 1, "project": 2, "member": 3, "pool": 4, "draw": 5, "adjustment": 6}
@@ -331,10 +314,13 @@ LINE_DEFAULTS = {
     "base_minor": 0, "rate": None, "fx_rate": None, "amount_minor": 0, "currency": None, "team_id": None, "kind": None,
     "record_id": None, "credited_date": pd.NaT, "cumulative_base_minor": 0, "multiplier": None, "held_minor": 0,
     "customer_class": None, "role": None, "plan_currency": None, "payout_fx_rate": None, "share": None,
-    "line_type": "credit", "stage": None, "detail": None, "earned_in": None, "adjusts_month": None, "project_id": None,
+    "line_type": "credit", "stage": None, "multiplier_reason": None, "detail": None, "earned_in": None, "adjusts_month": None, "project_id": None,
     "earned_minor": None, "clawed_minor": None, "found": True, "cost_unknown": False, "original_currency": None,
     "original_amount_minor": None,
 }
+
+
+LINE_COLUMNS = frozenset(LINE_DEFAULTS) | frozenset(COMMISSION_LINES + COMMISSION_LINES_EXTRA)  # what finish_lines reads
 
 
 def finish_lines(raw: pd.DataFrame, month: Period) -> pd.DataFrame:
@@ -348,17 +334,20 @@ def finish_lines(raw: pd.DataFrame, month: Period) -> pd.DataFrame:
         empty["credited_date"] = empty["credited_date"].astype("datetime64[ns]")
         empty["credited_at"] = empty["credited_at"].astype("datetime64[ns]")
         return empty
-    lines = raw.copy()
+    # statement order, read from two columns; the one copy taken in that order holds only the
+    # columns the lines keep or explain themselves from (``raw`` is left as it was)
+    types = raw["line_type"] if "line_type" in raw.columns else pd.Series(LINE_DEFAULTS["line_type"], index=raw.index)
+    section = types.fillna(LINE_DEFAULTS["line_type"]).map(_SECTION).fillna(9).to_numpy()
+    member_code = pd.factorize(raw["member_id"].to_numpy(dtype=object), sort=True)[0]
+    order = np.lexsort((np.arange(len(raw)), section, member_code))
+    lines = renumbered(raw.iloc[order, [i for i, c in enumerate(raw.columns) if c in LINE_COLUMNS]])
+    del raw
     for col, default in LINE_DEFAULTS.items():
         if col not in lines.columns:
             lines[col] = default
-        elif default is not None and not isinstance(default, type(pd.NaT)):
+        elif default is not None and not isinstance(default, type(pd.NaT)) and lines[col].isna().any():
             lines[col] = lines[col].where(lines[col].notna(), default)
     lines["month"] = month.label
-    section = lines["line_type"].map(_SECTION).fillna(9).to_numpy()
-    member_code = pd.factorize(lines["member_id"].to_numpy(dtype=object), sort=True)[0]
-    order = np.lexsort((np.arange(len(lines)), section, member_code))
-    lines = lines.iloc[order].reset_index(drop=True)
     for col in ("base_minor", "amount_minor", "held_minor"):
         lines[col] = pd.array(lines[col].to_numpy(), dtype="Int64").fillna(0).astype("int64")
     lines["cumulative_amount_minor"] = lines.groupby("member_id", sort=False)["amount_minor"].cumsum().astype("int64")
@@ -366,12 +355,13 @@ def finish_lines(raw: pd.DataFrame, month: Period) -> pd.DataFrame:
     cum_base = pd.Series(np.where(credit, lines["cumulative_base_minor"].to_numpy(dtype=object), None), dtype="Int64")
     lines["cumulative_base_minor"] = cum_base.groupby(lines["member_id"].to_numpy(dtype=object)).ffill().fillna(0).astype("int64").to_numpy()
     for col in ("credited_date", "credited_at"):
-        lines[col] = pd.to_datetime(lines[col]).astype("datetime64[ns]")
+        lines[col] = days_of(lines[col])
     lines["explanation"] = explanations(lines)
     extra = [c for c in LINE_DEFAULTS if c not in columns and c in lines.columns and c not in ("detail", "found", "cost_unknown")]
     return lines[columns + extra]
 
 
+EXPLANATION_CHUNK = 200_000  # lines explained at once (bounds the memory of the sentence pieces)
 _KIND_WORDS = {"order": "Order", "refund": "Refund", "cancellation": "Cancellation"}
 
 
@@ -381,108 +371,185 @@ def _text_by_value(values: np.ndarray, render: Callable[[object], str]) -> np.nd
     return np.array([render(u) for u in uniques], dtype=object)[codes]
 
 
-def _money_text(lines: pd.DataFrame, column: str, currency_column: str = "currency", rows=None) -> np.ndarray:
-    """``column`` formatted in each row's currency; only ``rows`` (a mask) when given."""
+def _money_text(lines: pd.DataFrame, column: str, currencies=None, rows=None) -> np.ndarray:
+    """``column`` formatted in each row's currency (``currencies``, where missing the line's
+    ``currency``); only ``rows`` (a mask) when given. Reads the two columns, not a copy of the lines."""
     out = np.full(len(lines), "", dtype=object)
     if column not in lines:
         return out
-    keep = np.ones(len(lines), dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
-    if not keep.any():
+    where = np.arange(len(lines)) if rows is None else np.flatnonzero(np.asarray(rows, dtype=bool))
+    if not len(where):
         return out
-    part = lines[keep]
-    values = pd.array(part[column].to_numpy(), dtype="Int64").fillna(0).to_numpy("int64")
-    currencies = part[currency_column].fillna(part["currency"]).to_numpy(dtype=object)
-    where = np.flatnonzero(keep)
+    values = pd.array(lines[column].to_numpy()[where], dtype="Int64").fillna(0).to_numpy("int64")
+    own = lines["currency"].to_numpy(dtype=object)[where]
+    if currencies is None:
+        currencies = own
+    else:
+        currencies = np.asarray(currencies, dtype=object)[where]
+        currencies = np.where(pd.isna(currencies), own, currencies)
     for currency, positions in pd.Series(currencies).groupby(currencies, sort=False).indices.items():
         out[where[positions]] = format_minor(values[positions], currency)
     return out
 
 
-def explanations(lines: pd.DataFrame) -> list[str]:
+def _str(values) -> np.ndarray:
+    """Values as their ``str`` (what an f-string prints: None -> "None"), without a Python
+    call per value when they are strings already."""
+    series = pd.Series(np.asarray(values, dtype=object), dtype=object)
+    return series.astype(str).to_numpy(dtype=object)
+
+
+def _join(*parts) -> np.ndarray:
+    """Elementwise concatenation of str arrays (and str constants): one C loop per part."""
+    out = np.asarray(parts[0], dtype=object)
+    for part in parts[1:]:
+        out = out + (part if isinstance(part, str) else np.asarray(part, dtype=object))
+    return out
+
+
+def _credit_rule_text(lines: pd.DataFrame, rows: np.ndarray, get) -> np.ndarray:
+    """The rule part of credit and project lines (band or flat rate, cost unknown, weight and
+    why), rendered once per distinct combination and mapped back."""
+    bands, rates, cost_unknown = get("band")[rows], get("rate")[rows], get("cost_unknown", False)[rows]
+    multiplier, klass, role = get("multiplier")[rows], get("customer_class")[rows], get("role")[rows]
+    project = get("line_type", "credit")[rows] == "project"
+    code, first = combination_codes(bands, rates, cost_unknown, multiplier, klass, role, project)
+
+    def render(i: int) -> str:
+        if pd.notna(bands[i]):
+            text = f"band {bands[i]}"
+        else:
+            text = f"flat rate {format_percent(rates[i])}" if pd.notna(rates[i]) else "no rate"
+        if cost_unknown[i] is True or (cost_unknown[i] is not None and cost_unknown[i] == True):  # noqa: E712
+            text = "cost unknown: no commission until every line of the order has a cost"
+        mult = multiplier[i]
+        if mult is not None and pd.notna(mult) and not project[i]:
+            why = []
+            if isinstance(klass[i], str):
+                why.append(f"{klass[i].replace('_', ' ')} customer")
+            if isinstance(role[i], str):
+                why.append(f"role {role[i]}")
+            text += f" × {format_decimal(mult)}" + (f" ({', '.join(why)})" if why else "")
+        return text
+
+    return np.array([render(i) for i in first], dtype=object)[code]
+
+
+def explanations(lines: pd.DataFrame) -> np.ndarray:
     """One English sentence per line, from its fields (reports translate from the fields):
     ``Order A123 (2026-10-04): base 12,345.00 CNY, band 100,000–300,000 @ 2.00%, month to
     date 112,345.00 CNY, commission 246.90 CNY``. A refund reads ``Refund R9 of order A123``.
     Other lines (clawbacks, stage releases, project shares, attainment, evaluation, cap,
-    floor, pool, draw, closing adjustments) say what they are from their ``detail``."""
+    floor, pool, draw, closing adjustments) say what they are from their ``detail``.
+
+    Built column by column: amounts formatted vectorised, the categorical pieces (kind, day,
+    rule and band, multiplier and why, FX rate) rendered once per distinct value, then the
+    pieces concatenated elementwise - no Python call per line."""
     n = len(lines)
     if n == 0:
-        return []
-    lines = lines.reset_index(drop=True)
+        return np.zeros(0, dtype=object)
+    if n > EXPLANATION_CHUNK:
+        # a chunk at a time: the pieces of a million sentences (each a str per line) are not all
+        # alive at once; the chunks are row slices of ``lines`` (views, not copies)
+        return np.concatenate([explanations(lines.iloc[start: start + EXPLANATION_CHUNK])
+                               for start in range(0, n, EXPLANATION_CHUNK)])
     get = lambda c, d=None: lines[c].to_numpy(dtype=object) if c in lines else np.full(n, d, dtype=object)  # noqa: E731
     plan_cur = np.where(pd.isna(get("plan_currency")), get("currency"), get("plan_currency"))
-    frame = lines.assign(_plan_currency=plan_cur)
-    base = _money_text(frame, "base_minor", "_plan_currency")
-    cumulative = _money_text(frame, "cumulative_base_minor", "_plan_currency")
-    amount = _money_text(lines, "amount_minor")
     types = get("line_type", "credit")
+    credit_like = np.isin(types, ["credit", "project"]) | pd.isna(types)
     held_rows = (pd.array(get("held_minor", 0), dtype="Int64").fillna(0).to_numpy("int64") != 0) | np.isin(types, ["release"])
     claw_rows = np.isin(types, ["clawback"])
+    base = _money_text(lines, "base_minor", plan_cur, rows=credit_like)
+    cumulative = _money_text(lines, "cumulative_base_minor", plan_cur, rows=credit_like)
+    amount = _money_text(lines, "amount_minor")
     held = _money_text(lines, "held_minor", rows=held_rows)
     earned = _money_text(lines, "earned_minor", rows=held_rows | claw_rows)
     clawed = _money_text(lines, "clawed_minor", rows=claw_rows)
     oc = get("original_currency")
     foreign = pd.notna(oc) & (oc != plan_cur)
-    original = _money_text(lines.assign(_oc=oc), "original_amount_minor", "_oc", rows=foreign)
+    original = _money_text(lines, "original_amount_minor", oc, rows=foreign & credit_like)
     kinds = get("kind")
     word = _text_by_value(kinds, lambda k: _KIND_WORDS.get(k, str(k).capitalize()))
     order_ids = get("order_id")
     of_order = np.full(n, "", dtype=object)
     refunds = np.flatnonzero(np.isin(kinds, ["refund", "cancellation", "collection"]) & pd.notna(order_ids))
-    of_order[refunds] = [f" of order {o}" for o in order_ids[refunds]]
-    day = _text_by_value(pd.to_datetime(lines["credited_date"]).to_numpy(), lambda d: "" if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d"))
-    bands = get("band")
-    rule_text = np.where(
-        pd.notna(bands),
-        _text_by_value(bands, lambda b: f"band {b}"),
-        _text_by_value(get("rate"), lambda r: f"flat rate {format_percent(r)}" if pd.notna(r) else "no rate"),
-    )
-    out = []
-    currency = get("currency")
-    detail, orig_cur, fx_rate, cost_unknown = get("detail"), get("original_currency"), get("fx_rate"), get("cost_unknown", False)
-    multiplier, klass, role, project, share = get("multiplier"), get("customer_class"), get("role"), get("project_id"), get("share")
-    payout_fx, held_minor, earned_minor = get("payout_fx_rate"), get("held_minor", 0), get("earned_minor")
-    found, clawed_minor, amount_minor, earned_in = get("found", True), get("clawed_minor", 0), get("amount_minor", 0), get("earned_in")
-    for i, (t, w, rec, o, d, c, pc) in enumerate(zip(get("line_type", "credit"), word, get("record_id"), of_order, day, currency, plan_cur)):
-        if t in ("credit", "project") or t is None or t != t:
-            fx = ""
-            oc = orig_cur[i]
-            if isinstance(oc, str) and oc != pc and pd.notna(fx_rate[i]):
-                fx = f" ({original[i]} {oc} @ {Decimal(fx_rate[i]).normalize():f})"
-            text = rule_text[i]
-            if cost_unknown[i] is True or (cost_unknown[i] is not None and cost_unknown[i] == True):  # noqa: E712
-                text = "cost unknown: no commission until every line of the order has a cost"
-            mult = multiplier[i]
-            if mult is not None and pd.notna(mult) and t != "project":
-                why = []
-                if isinstance(klass[i], str):
-                    why.append(f"{klass[i].replace('_', ' ')} customer")
-                if isinstance(role[i], str):
-                    why.append(f"role {role[i]}")
-                text += f" × {Decimal(mult).normalize():f}" + (f" ({', '.join(why)})" if why else "")
-            sentence = f"{w} {rec}{o} ({d}): base {base[i]} {pc}{fx}, {text}, month to date {cumulative[i]} {pc}"
-            if t == "project":
-                sentence += f", project {project[i]} shared {Decimal(share[i]).normalize():f}%"
-            if payout_fx[i] is not None and pd.notna(payout_fx[i]):
-                sentence += f", paid in {c} @ {Decimal(payout_fx[i]).normalize():f}"
-            if held_minor[i] and pd.notna(earned_minor[i]):
-                sentence += f", earned {earned[i]} {c}: released {amount[i]} {c}, held {held[i]} {c} until its stages are reached"
-            else:
-                sentence += f", commission {amount[i]} {c}"
-            out.append(sentence)
-        elif t == "clawback":
-            if found[i] is False or found[i] == False:  # noqa: E712
-                out.append(f"{w} {rec}{o} ({d}): the order earned no commission in the months looked back: nothing to claw back, {amount[i]} {c}")
-            else:
-                from_held = int(clawed_minor[i] or 0) + int(amount_minor[i])
-                out.append(f"{w} {rec}{o} ({d}): claws back {clawed[i]} {c} of the {earned[i]} {c} the order earned "
-                           f"({earned_in[i]}): {format_minor([from_held], c)[0]} from held, commission {amount[i]} {c}")
-        elif t == "release":
-            out.append(f"Stage release for order {order_ids[i]} (earned {earned_in[i]}): released {amount[i]} {c}, still held {held[i]} {c}")
-        elif t == "adjustment":
-            out.append(f"{detail[i]}: {amount[i]} {c}")
-        else:
-            text = str(detail[i]) if detail[i] is not None else str(t)
-            out.append(f"{text[0].upper() + text[1:]}: commission {amount[i]} {c}")
+    of_order[refunds] = _join(" of order ", _str(order_ids[refunds]))
+    day = _text_by_value(days_of(lines["credited_date"]), lambda d: "" if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d"))
+    currency = _str(get("currency"))
+    pc = _str(plan_cur)
+    out = np.full(n, "", dtype=object)
+
+    def money(text, rows):
+        return _join(text[rows], " ", currency[rows])
+
+    # credit and project lines
+    r = np.flatnonzero(credit_like)
+    if len(r):
+        # categorical pieces joined with their constant text first (a few distinct values each),
+        # so each line's sentence takes a dozen elementwise concatenations, not twenty
+        record = _str(get("record_id")[r])
+        of = np.flatnonzero(of_order[r] != "")
+        if len(of):
+            record[of] = _join(record[of], of_order[r][of])
+        word_ = _text_by_value(word[r], lambda w: f"{w} ")
+        day_ = _text_by_value(day[r], lambda d: f" ({d}): base ")
+        pc_ = _text_by_value(pc[r], lambda c: f" {c}")
+        head = _join(word_, record, day_, base[r], pc_)
+        fx_rate = get("fx_rate")[r]
+        is_text = _text_by_value(oc[r], lambda u: "y" if isinstance(u, str) else "") == "y"
+        with_fx = is_text & (oc[r] != plan_cur[r]) & pd.notna(fx_rate)
+        fx = np.full(len(r), "", dtype=object)
+        if with_fx.any():
+            f = np.flatnonzero(with_fx)
+            fx[f] = _join(" (", original[r][f], " ", _str(oc[r][f]), " @ ", _text_by_value(fx_rate[f], format_decimal), ")")
+        rule_ = _text_by_value(_credit_rule_text(lines, r, get), lambda t: f", {t}, month to date ")
+        sentence = _join(head, fx, rule_, cumulative[r], pc_) if with_fx.any() else _join(head, rule_, cumulative[r], pc_)
+        project = np.flatnonzero(types[r] == "project")
+        if len(project):
+            sentence[project] = _join(sentence[project], ", project ", _str(get("project_id")[r][project]), " shared ",
+                                      _text_by_value(get("share")[r][project], format_decimal), "%")
+        payout_fx = get("payout_fx_rate")[r]
+        paid = np.flatnonzero(pd.notna(payout_fx))
+        if len(paid):
+            sentence[paid] = _join(sentence[paid], ", paid in ", currency[r][paid], " @ ", _text_by_value(payout_fx[paid], format_decimal))
+        held_minor = pd.array(get("held_minor", 0)[r], dtype="Int64").fillna(0).to_numpy("int64")
+        staged = (held_minor != 0) & pd.notna(get("earned_minor")[r])
+        tail = _join(", commission ", amount[r], _text_by_value(currency[r], lambda c: f" {c}"))
+        if staged.any():
+            s = np.flatnonzero(staged)
+            tail[s] = _join(", earned ", money(earned, r[s]), ": released ", money(amount, r[s]), ", held ", money(held, r[s]),
+                            " until its stages are reached")
+        out[r] = _join(sentence, tail)
+    # clawbacks
+    r = np.flatnonzero(claw_rows)
+    if len(r):
+        head = _join(word[r], " ", _str(get("record_id")[r]), of_order[r], " (", day[r], "): ")
+        found = get("found", True)[r]
+        missing = found == False  # noqa: E712 - False or numpy False
+        clawed_minor = pd.array(get("clawed_minor", 0)[r], dtype="Int64").fillna(0).to_numpy("int64")
+        from_held = clawed_minor + pd.array(get("amount_minor", 0)[r], dtype="Int64").fillna(0).to_numpy("int64")
+        held_text = np.empty(len(r), dtype=object)
+        for cur, positions in pd.Series(currency[r]).groupby(currency[r], sort=False).indices.items():
+            held_text[positions] = format_minor(from_held[positions], cur)
+        text = _join(head, "claws back ", money(clawed, r), " of the ", money(earned, r), " the order earned (",
+                     _str(get("earned_in")[r]), "): ", held_text, " from held, commission ", money(amount, r))
+        nothing = _join(head, "the order earned no commission in the months looked back: nothing to claw back, ", money(amount, r))
+        out[r] = np.where(missing, nothing, text)
+    # stage releases
+    r = np.flatnonzero(types == "release")
+    if len(r):
+        out[r] = _join("Stage release for order ", _str(order_ids[r]), " (earned ", _str(get("earned_in")[r]), "): released ",
+                       money(amount, r), ", still held ", money(held, r))
+    # closing adjustments, then month-level lines (attainment, evaluation, cap, floor, pool, draw)
+    detail = get("detail")
+    r = np.flatnonzero(types == "adjustment")
+    if len(r):
+        out[r] = _join(_str(detail[r]), ": ", money(amount, r))
+    r = np.flatnonzero(~credit_like & ~claw_rows & ~np.isin(types, ["release", "adjustment"]))
+    if len(r):
+        text = pd.Series(np.where(detail[r] == None, types[r], detail[r]), dtype=object).astype(str)  # noqa: E711
+        text = (text.str[:1].str.upper() + text.str[1:]).to_numpy(dtype=object)
+        out[r] = _join(text, ": commission ", money(amount, r))
     return out
 
 
@@ -609,8 +676,8 @@ def closing_adjustments(
     details = []
     for (mid, pid, cur, lt, rule, osrc, oid, rid), s, r in zip(keys, stated, recomputed):
         what = f"order {oid}" if oid else (f"record {rid}" if rid else lt)
-        details.append(f"Adjustment to closed month {closed_month} ({what}, {rule or lt}): stated {format_minor([s], cur)[0]} {cur}, "
-                       f"recomputed {format_minor([r], cur)[0]} {cur}")
+        details.append(f"Adjustment to closed month {closed_month} ({what}, {rule or lt}): stated {minor_text(s, cur)} {cur}, "
+                       f"recomputed {minor_text(r, cur)} {cur}")
     raw = pd.DataFrame({
         "member_id": diff["member_id"].to_numpy(dtype=object),
         "plan_id": diff["plan_id"].replace("", None).to_numpy(dtype=object),
