@@ -7,6 +7,7 @@ import dataclasses
 from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
+import pytest
 
 from config.plans import Commission
 from tests.factories import fx, order, sales_data
@@ -63,3 +64,19 @@ def test_a_commission_line_records_the_cross_rate_its_base_was_converted_at():
     assert lines.loc["A3", "base_minor"] == 3905_00  # 500.00 EUR x 7.81
     assert "7.81" in lines.loc["A3", "explanation"]
     assert lines.loc["A1", "fx_rate"] == Decimal(1)
+
+
+def test_a_plan_in_another_currency_converts_through_the_workspaces_pivot():
+    """Thresholds in USD, credits in CNY, and the only rates go through EUR: the plan's
+    conversion uses ``settings.fx_pivot_currency``, and without that pivot it refuses."""
+    plan = Commission.model_validate({"plans": [{"plan_id": "p", "name": "plan", "kind": "flat", "rate": "0.1",
+                                                 "currency": "USD", "payout_currency": "CNY"}]})
+    rates = [fx("2026-10-01", "USD", "EUR", "0.9"), fx("2026-10-01", "CNY", "EUR", "0.125")]
+    orders = [order("A1", "2026-10-05 03:00", 7200_00)]
+    data = dataclasses.replace(sales_data(members=[dict(member_id="M1", name="Mei")], orders=orders, fx_rates=rates),
+                               fx_pivot_currency="EUR")
+    lines = lines_for_data(data, plan, OCT, None)
+    assert lines["amount_minor"].sum() == 720_00  # 10% of 7,200 CNY, whichever way it travels
+    default = sales_data(members=[dict(member_id="M1", name="Mei")], orders=orders, fx_rates=rates)
+    with pytest.raises(Exception, match="CNY"):
+        lines_for_data(default, plan, OCT, None)

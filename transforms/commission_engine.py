@@ -51,7 +51,7 @@ from transforms.exact import (
     renumbered,
     scaled,
 )
-from transforms.money import attach_rates, exponent, rate_to_scaled
+from transforms.money import DEFAULT_PIVOT, attach_rates, exponent, rate_to_scaled
 from transforms.periods import Period
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ class PlanInputs:
     fx_rates: pd.DataFrame | None = None  # FX_RATES: plan / payout currency conversion
     prior_lines: pd.DataFrame | None = None  # lines of earlier months (recoverable draw balance)
     new_customer_window_days: int = 365
+    fx_pivot_currency: str = DEFAULT_PIVOT  # cross rates go through it (settings.fx_pivot_currency)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -412,7 +413,7 @@ def _plan_base(part: pd.DataFrame, plan: CommissionPlan, plan_currency: str, mon
         amounts, currencies = part["original_amount_minor"].to_numpy("int64"), part["original_currency"].to_numpy(dtype=object)
     frame = pd.DataFrame({"day": days, "cur": currencies})
     try:
-        rates = attach_rates(frame, inputs.fx_rates, "day", "cur", plan_currency)["fx_rate"].to_numpy(dtype=object)
+        rates = attach_rates(frame, inputs.fx_rates, "day", "cur", plan_currency, pivot=inputs.fx_pivot_currency)["fx_rate"].to_numpy(dtype=object)
     except ValueError as exc:
         raise PlanError([f"{plan.where}plan {plan.plan_id!r}: {exc}"]) from None
     from transforms.money import convert_minor
@@ -661,7 +662,7 @@ def earn_plan(part: pd.DataFrame, plan: CommissionPlan, month: Period, roles: pd
             raise PlanError([f"{plan.where}plan {plan.plan_id!r}: payout in {payout_currency} needs fx_rates"])
         frame = pd.DataFrame({"day": [payout_day(month)], "cur": [plan_currency]})
         try:
-            payout_rate = attach_rates(frame, inputs.fx_rates, "day", "cur", payout_currency)["fx_rate"].iloc[0]
+            payout_rate = attach_rates(frame, inputs.fx_rates, "day", "cur", payout_currency, pivot=inputs.fx_pivot_currency)["fx_rate"].iloc[0]
         except ValueError as exc:
             raise PlanError([f"{plan.where}plan {plan.plan_id!r}: payout: {exc}"]) from None
         numer = numer * int(rate_to_scaled(pd.Series([payout_rate]))[0])

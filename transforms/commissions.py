@@ -704,7 +704,7 @@ def lines_for_data(data: SalesData, commission: Commission, month: Period, prior
     months = months_back(month, needs_lookback(commission.for_month(month.label)))
     credits = plan_credits(data, months, facts)
     inputs = PlanInputs(targets=data.targets, scores=data.scores, fx_rates=data.fx_rates, prior_lines=prior_lines,
-                        new_customer_window_days=data.new_customer_window_days)
+                        new_customer_window_days=data.new_customer_window_days, fx_pivot_currency=data.fx_pivot_currency)
     return commission_lines(credits, data.members, data.teams, commission, month, inputs)
 
 
