@@ -101,7 +101,7 @@ def store_settings(root: str):
     from config.models import StoreSource
     from bench.generate import settings
 
-    commit_every = int(os.environ.get("BENCH_COMMIT_EVERY", "1000"))  # the stores' default; try 5000
+    commit_every = int(os.environ.get("BENCH_COMMIT_EVERY", "5000"))  # the stores' default
     common = {"start": date(2026, 1, 1), "lag_minutes": 5, "commit_every": commit_every, "attribute_by": ["tag", "store"],
               "tags": {"rep:bench": "bench.rep"}, "member": "bench.rep"}
     stores = [
