@@ -198,29 +198,9 @@ def test_yeji_runs_lists_the_run_log(workspace, capsys):
 
 
 def test_a_stale_scheduled_run_is_skipped_with_an_alert_when_configured(workspace):
-    from datetime import timedelta, timezone
-
-    from prefect.client.orchestration import get_client
-    from prefect.flow_engine import run_flow
-    from prefect.states import Scheduled
-
-    from flows.weekly_review import weekly_review
-
     root, inbox = workspace
-    config_path = root / "yeji.yaml"
-    original = config_path.read_text(encoding="utf-8")
-    config = yaml.safe_load(original)
-    config["schedule"] = {"staleness_hours": 12, "when_stale": "skip_and_alert"}
-    config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     before = len(inbox.messages)
-    parameters = {"week": "2026-W43", "workspace": str(root)}
-    try:
-        with get_client(sync_client=True) as client:  # due 30 h ago: the machine was off
-            flow_run = client.create_flow_run(weekly_review, parameters=parameters, state=Scheduled(
-                scheduled_time=datetime.now(timezone.utc) - timedelta(hours=30)))
-        state = run_flow(weekly_review, flow_run=flow_run, parameters=parameters, return_type="state")
-    finally:
-        config_path.write_text(original, encoding="utf-8")
+    state = _late_weekly_run(root, "2026-W43", when_stale="skip_and_alert")
     assert state.is_failed()
     (alert,) = inbox.messages[before:]  # no report: only the admins' alert
     assert alert.rcpt_tos == [ADMIN] and "stale run skipped" in alert.message.get_content()
@@ -340,6 +320,28 @@ def _with_config(root, **sections):
     return original
 
 
+def _late_weekly_run(root, week: str, when_stale: str):
+    """The weekly review of ``week`` as a scheduled run that was due 30 h ago (the machine was
+    off), with a 12-hour staleness limit and ``when_stale``; returns its final state."""
+    from datetime import timedelta, timezone
+
+    from prefect.client.orchestration import get_client
+    from prefect.flow_engine import run_flow
+    from prefect.states import Scheduled
+
+    from flows.weekly_review import weekly_review
+
+    original = _with_config(root, schedule={"staleness_hours": 12, "when_stale": when_stale})
+    parameters = {"week": week, "workspace": str(root)}
+    try:
+        with get_client(sync_client=True) as client:
+            flow_run = client.create_flow_run(weekly_review, parameters=parameters, state=Scheduled(
+                scheduled_time=datetime.now(timezone.utc) - timedelta(hours=30)))
+        return run_flow(weekly_review, flow_run=flow_run, parameters=parameters, return_type="state")
+    finally:
+        (root / "yeji.yaml").write_text(original, encoding="utf-8")
+
+
 def test_a_server_refusing_mid_batch_fails_the_run_alerts_the_admins_by_chat_and_the_rerun_sends_the_rest(
         workspace, monkeypatch):
     from flows.weekly_review import weekly_review
@@ -375,25 +377,9 @@ def test_a_server_refusing_mid_batch_fails_the_run_alerts_the_admins_by_chat_and
 
 
 def test_a_stale_run_that_still_sends_says_so_in_every_email(workspace):
-    from datetime import timedelta, timezone
-
-    from prefect.client.orchestration import get_client
-    from prefect.flow_engine import run_flow
-    from prefect.states import Scheduled
-
-    from flows.weekly_review import weekly_review
-
     root, inbox = workspace
     week, before = "2026-W40", len(inbox.messages)
-    original = _with_config(root, schedule={"staleness_hours": 12, "when_stale": "send_with_note"})
-    parameters = {"week": week, "workspace": str(root)}
-    try:
-        with get_client(sync_client=True) as client:  # due 30 h ago: the machine was off
-            flow_run = client.create_flow_run(weekly_review, parameters=parameters, state=Scheduled(
-                scheduled_time=datetime.now(timezone.utc) - timedelta(hours=30)))
-        state = run_flow(weekly_review, flow_run=flow_run, parameters=parameters, return_type="state")
-    finally:
-        (root / "yeji.yaml").write_text(original, encoding="utf-8")
+    state = _late_weekly_run(root, week, when_stale="send_with_note")
     assert state.is_completed()
     sent = inbox.messages[before:]
     assert sent and all(week in str(m.message["Subject"]) for m in sent)
