@@ -158,6 +158,7 @@ class Smtp(Strict):
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str | None = None
     password_env: str | None = "YEJI_SMTP_PASSWORD"  # the environment variable holding the password
+    password_secret_block: str | None = None  # or a Prefect Secret block holding it (used first when set)
     timeout_seconds: float = 30
 
 

@@ -36,6 +36,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from config.models import Delivery, Smtp
+from config.secrets import secret_block_value
 from reports.context import MEMBER_SCOPED, safe_name
 from reports import chat
 from reports.email import (LateNote, build_message, correction_notice, corrected_subject, late_notice,
@@ -180,6 +181,11 @@ class SmtpTransport:
     def _password(self) -> str | None:
         if not self.config.username:
             return None
+        if self.config.password_secret_block:
+            try:
+                return secret_block_value(self.config.password_secret_block, f"the SMTP password of {self.config.username!r}")
+            except LookupError as exc:
+                raise DeliveryError(str(exc)) from None
         env = self.config.password_env
         if not env or not os.environ.get(env):
             raise DeliveryError(

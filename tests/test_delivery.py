@@ -192,6 +192,23 @@ def test_login_uses_the_password_from_the_named_environment_variable(sqlite_engi
     assert "s3cret-pw" not in str(ok)
 
 
+def test_login_can_take_the_password_from_a_prefect_secret_block(sqlite_engine, reviews, smtp_with_login, tmp_path,
+                                                                 monkeypatch, caplog, prefect_harness):
+    from prefect.blocks.system import Secret
+
+    mailbox, port = smtp_with_login
+    monkeypatch.delenv("YEJI_SMTP_PASSWORD", raising=False)
+    smtp = Smtp(host="127.0.0.1", port=port, security="none", username="reports",
+                password_secret_block="yeji-test-smtp-password", timeout_seconds=10)
+    missing = deliver(sqlite_engine, reviews, Delivery(sender=SENDER, smtp=smtp), tmp_path)
+    assert missing.failed == 3 and "cannot read Prefect Secret block 'yeji-test-smtp-password'" in str(missing)
+
+    Secret(value="s3cret-pw").save("yeji-test-smtp-password", overwrite=True)
+    ok = deliver(sqlite_engine, reviews, Delivery(sender=SENDER, smtp=smtp), tmp_path)
+    assert ok.sent == 3 and len(mailbox.messages) == 3
+    assert "s3cret-pw" not in str(ok) and "s3cret-pw" not in caplog.text
+
+
 # ----------------------------------------------------------------------------- outbox (.eml files)
 
 

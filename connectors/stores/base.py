@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 from config.models import STORE_CREDENTIALS, Settings, StoreSource
+from config.secrets import secret_block_value
 from connectors.stores.http import StoreError, Window
 from connectors.stores.records import Parsed, Reader, RecordError
 
@@ -94,13 +95,9 @@ def credentials(store: StoreSource) -> dict[str, str]:
         block = store.secret_blocks.get(name)
         if block:
             try:
-                from prefect.blocks.system import Secret
-
-                out[name] = str(Secret.load(block).get())
-            except Exception as exc:  # noqa: BLE001 - any failure to read the block is a missing credential
-                raise MissingCredential(
-                    f"store {store.name}: cannot read Prefect Secret block {block!r} for {name}: {type(exc).__name__}"
-                ) from None
+                out[name] = secret_block_value(block, name)
+            except LookupError as exc:
+                raise MissingCredential(f"store {store.name}: {exc}") from None
             continue
         env = store.credential_env(name)
         value = os.environ.get(env, "").strip()
