@@ -4,8 +4,8 @@
 # change; once it has landed, move BASE and PENDING on by one instead of editing it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BASE=0002
-PENDING=0003
+BASE=0003
+PENDING=0004
 rm -f warehouse/migrations/versions/${PENDING}_*.py
 tmp=$(mktemp -d)
 .venv/bin/python - "$tmp" "$BASE" "$PENDING" <<'PY'

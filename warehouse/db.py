@@ -13,9 +13,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Date, DateTime, Engine, Table, bindparam, create_engine, event, select
+from sqlalchemy import Boolean, Date, DateTime, Engine, Table, bindparam, case, create_engine, event, null, select
 from sqlalchemy.engine import Connection
 
+from warehouse import settlement
 from warehouse.models import TABLES
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -125,6 +126,10 @@ def column_hashes(columns: Sequence[list]) -> list[str]:
 
 # --------------------------------------------------------------------------- upsert
 
+# Columns derived on write from other rows (see warehouse/settlement.py), never read from a frame:
+# not content, so left out of ``content_hash`` (an unchanged reload stays unchanged).
+DERIVED_COLUMNS: dict[str, tuple[str, ...]] = {"orders": ("settled_at",)}
+
 
 @dataclass(frozen=True)
 class UpsertResult:
@@ -194,7 +199,9 @@ def upsert_frame(conn: Connection, table_name: str, frame: pd.DataFrame, *, new_
     if frame.empty:
         return UpsertResult()
     key_cols = [c.name for c in table.primary_key.columns]
-    value_cols = [c.name for c in table.columns if c.name not in key_cols and c.name != "content_hash"]
+    derived = list(DERIVED_COLUMNS.get(table_name, ()))
+    value_cols = [c.name for c in table.columns
+                  if c.name not in key_cols and c.name != "content_hash" and c.name not in derived]
     missing = [c for c in key_cols if c not in frame.columns]
     if missing:
         raise KeyError(f"{table_name}: frame lacks key columns {missing}")
@@ -206,6 +213,8 @@ def upsert_frame(conn: Connection, table_name: str, frame: pd.DataFrame, *, new_
     for c in value_cols:
         columns.setdefault(c, blank)
     columns["content_hash"] = column_hashes([columns[c] for c in value_cols])
+    if table_name == "orders":  # settled_at: ordered_at where plainly not owed, the rest computed after the write
+        columns["settled_at"] = settlement.prefilled(columns["payment_terms"], columns["status"], columns["ordered_at"])
 
     keys = list(zip(*(columns[c] for c in key_cols)))  # plain values already (_column_values)
     existing = _existing_hashes(conn, table, key_cols, keys)
@@ -219,40 +228,79 @@ def upsert_frame(conn: Connection, table_name: str, frame: pd.DataFrame, *, new_
             changed.append(i)
         else:
             unchanged += 1
-    written = key_cols + value_cols + ["content_hash"]
+    written = key_cols + value_cols + ["content_hash"] + derived
     if new_keys is not None:
         new_keys += [keys[i] for i in new]
+    # collections moved to another order (order_id changed): that order's settled_at changes too
+    moved_from = _stored_order_ids(conn, table, [keys[i] for i in changed]) if table_name == "collections" else []
     if new:
-        insert_rows(conn, table, written, [_take(columns[c], new, len(keys)) for c in written])
+        insert_rows(conn, table, written, [_take(columns[c], new, len(keys)) for c in written],
+                    copies={"settled_at": "ordered_at"} if table_name == "orders" else None)
     if changed:
-        stmt = (
-            table.update()
-            .where(*[table.c[c] == bindparam(f"k_{c}") for c in key_cols])
-            .values({c: bindparam(c) for c in value_cols + ["content_hash"]})
-        )
-        params = [{**{f"k_{c}": columns[c][i] for c in key_cols}, **{c: columns[c][i] for c in value_cols + ["content_hash"]}}
+        content = value_cols + ["content_hash"]
+        values = {c: bindparam(c) for c in content}
+        if table_name == "orders":  # settled_at: the new ordered_at where prefilled (its parameter, not processed twice)
+            values["settled_at"] = case((bindparam("k_settled", type_=Boolean()), bindparam("ordered_at", type_=DateTime())),
+                                        else_=null())
+        stmt = table.update().where(*[table.c[c] == bindparam(f"k_{c}") for c in key_cols]).values(values)
+        settled = columns.get("settled_at")
+        params = [{**{f"k_{c}": columns[c][i] for c in key_cols}, **{c: columns[c][i] for c in content},
+                   **({"k_settled": settled[i] is not None} if settled is not None else {})}
                   for i in changed]
         conn.execute(stmt, params)
+    if table_name == "orders":  # the receivables written: settled_at from their collections
+        owed: dict[str, list] = {}
+        for i in new + changed:
+            if columns["settled_at"][i] is None:
+                owed.setdefault(keys[i][0], []).append(keys[i][1])
+        for source, order_ids in owed.items():
+            settlement.refresh(conn, order_ids, source)
+    elif table_name == "collections" and (new or changed):  # any source: a returned payment matches by order_id
+        settlement.refresh(conn, [columns["order_id"][i] for i in new + changed] + moved_from)
     return UpsertResult(len(new), len(changed), unchanged)
+
+
+def _stored_order_ids(conn: Connection, collections: Table, keys: list[tuple]) -> list:
+    """The stored ``order_id`` of the collections with these (source, collection_id) keys."""
+    if not keys:
+        return []
+    wanted, chunk, found = set(keys), 500, []
+    sources = sorted({k[0] for k in keys})
+    ids = sorted({k[1] for k in keys})
+    for i in range(0, len(ids), chunk):
+        for row in select_in(conn, collections, ["source", "collection_id", "order_id"],
+                             {"source": sources, "collection_id": ids[i : i + chunk]}):
+            if row[:2] in wanted:
+                found.append(row[2])
+    return found
 
 
 def _take(values: list, indexes: list[int], total: int) -> list:
     return values if len(indexes) == total else [values[i] for i in indexes]
 
 
-def insert_rows(conn: Connection, table: Table, columns: list[str], values: list[list]) -> None:
+def insert_rows(conn: Connection, table: Table, columns: list[str], values: list[list], *,
+                copies: dict[str, str] | None = None) -> None:
     """INSERT rows given column-wise, straight through the DBAPI cursor, in ``conn``'s transaction.
 
     SQLAlchemy's ``execute(insert, [dict, ...])`` processes every parameter of every row
     in Python; here each column goes through the column type's own bind processor once
     (so SQLite gets exactly the text SQLAlchemy would write: ExactDecimal, DateTime), then
     the rows go to ``executemany`` (SQLite) or ``COPY ... FROM STDIN`` (PostgreSQL).
+    ``copies`` names columns whose values are mostly the very objects of an earlier column of
+    the same type (``settled_at`` of prepaid orders is their ``ordered_at``): those rows take
+    that column's processed value instead of being processed again.
     """
     dialect = conn.dialect
     processed = []
+    written = dict(zip(columns, values))
     for name, column in zip(columns, values):
         process = table.c[name].type._cached_bind_processor(dialect)
-        if process is None:
+        copied = (copies or {}).get(name)
+        if process is not None and copied in written and columns.index(copied) < len(processed):
+            raw, done, null = written[copied], processed[columns.index(copied)], process(None)
+            processed.append([d if v is r else null if v is None else process(v) for v, r, d in zip(column, raw, done)])
+        elif process is None:
             processed.append(column)
         elif process(None) is None:  # NULL stays NULL: only the values are processed
             processed.append([None if v is None else process(v) for v in column])

@@ -132,6 +132,15 @@ class Order(Base):
     content_hash: Mapped[str] = mapped_column(String(40))
     # first shipment (naive UTC), from a spreadsheet column or the platform's fulfilments; NULL = not shipped / unknown
     shipped_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # derived on write (warehouse/settlement.py), not content (no part of content_hash): the instant
+    # (naive UTC) nothing more was owed on the order, the first rule that applies: ordered_at when it is
+    # no receivable (terms missing or prepaid, or cancelled: trimmed, lower-cased); NULL (always open)
+    # when a collection with its order_id, any source, is negative (a payment returned); ordered_at when
+    # its total (gross - discount + tax + shipping) is <= 0; else the earliest received_at t of its
+    # collections (order_source = source, same order_id and currency) with those received at or before
+    # t summing to >= the total, NULL if never. So for an order placed before X: "not fully paid before
+    # X, or a payment returned" <=> settled_at IS NULL OR settled_at >= X.
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
 
 class OrderLine(Base):

@@ -21,9 +21,10 @@ that cross the wire, and everything computed on them, do not grow with the histo
 * the customers of all those rows, the targets of ``target_periods``, the order lines and
   fees of the window's orders; the small tables (teams, members, FX rates, scores) whole.
 
-Still proportional to the history, inside the database: finding the open receivables looks at
-every older non-prepaid order and sums its collections (nothing in the schema marks an order as
-settled), and the quiet candidates' lifetimes are as long as they are.
+Finding the open receivables reads a range of the ``orders.settled_at`` index (maintained on
+write, see :mod:`warehouse.settlement`: NULL or at/after ``settled_by``) instead of summing
+every older order's collections. Still proportional to the history, inside the database: the
+quiet candidates' lifetimes are as long as they are.
 
 Everything goes through :func:`warehouse.db.read_table`, so the types are exactly those of a
 whole-table read (int64 minor units, Decimal, naive UTC datetime64). SQLAlchemy Core only:
@@ -107,23 +108,18 @@ def quiet_candidates(bounds: WindowBounds) -> ColumnElement:
 def _window_orders(conn: Connection, bounds: WindowBounds) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Orders of the window; and, before it, each window customer's latest counted order and
     the open receivables not fully paid by ``settled_by`` (or with a payment returned)."""
-    o, c = _t("orders"), _t("collections")
+    o = _t("orders")
     cut = bounds.cut.to_pydatetime()
     in_window = _between(o.c.ordered_at, bounds.cut, bounds.end)
-    paid = (
-        select(func.coalesce(func.sum(c.c.amount_minor), 0))
-        .where(c.c.order_source == o.c.source, c.c.order_id == o.c.order_id, c.c.currency == o.c.currency,
-               c.c.received_at < bounds.settled_by.to_pydatetime())
-        .scalar_subquery()
-    )
-    total = (o.c.gross_minor - func.coalesce(o.c.discount_minor, 0) + func.coalesce(o.c.tax_minor, 0)
-             + func.coalesce(o.c.shipping_minor, 0))
-    returned = select(c.c.order_id).where(c.c.amount_minor < 0)
+    # open receivables: settled_at (warehouse/settlement.py) NULL (never fully paid, or a payment
+    # returned) or at/after settled_by; read in two, so each is a range of the settled_at index
+    # (with an OR, SQLite walks the ordered_at index over everything before cut instead)
+    owed = [_receivable(o), o.c.ordered_at < cut]
     window = read_table(conn, "orders", [in_window])
     earlier = _union([
         _latest_earlier(conn, bounds, window),
-        read_table(conn, "orders", [_receivable(o), o.c.ordered_at < cut,
-                                    or_(total > paid, o.c.order_id.in_(returned))]),
+        read_table(conn, "orders", [*owed, o.c.settled_at.is_(None)]),
+        read_table(conn, "orders", [*owed, o.c.settled_at >= bounds.settled_by.to_pydatetime()]),
     ], ["source", "order_id"])
     return window, earlier
 
@@ -147,6 +143,18 @@ def _latest_earlier(conn: Connection, bounds: WindowBounds, window: pd.DataFrame
              for i in range(0, len(times), CHUNK)] or [read_table(conn, "orders", [o.c.order_id.is_(None)])]
     found = pd.concat(parts, ignore_index=True)
     return found[found["customer_id"].map(wanted).eq(found["ordered_at"]).to_numpy()]
+
+
+def _same_ids_elsewhere(conn: Connection, kept: pd.DataFrame, sources: list[str]) -> list[pd.DataFrame]:
+    """Orders of other sources having the id of a ``kept`` order (not the kept orders again:
+    per source, ids looked up in every other source)."""
+    o = _t("orders")
+    found = []
+    for source, ids in kept.groupby("source", sort=True)["order_id"]:
+        others, ids = [s for s in sources if s != source], sorted(set(ids))
+        found += [read_table(conn, "orders", [o.c.source.in_(others), o.c.order_id.in_(ids[i : i + CHUNK])])
+                  for i in range(0, len(ids), CHUNK) if others]
+    return found
 
 
 def _in(column, select_ids, listed: list) -> ColumnElement:
@@ -173,8 +181,7 @@ def read_weekly_window(conn: Connection, bounds: WindowBounds) -> dict[str, pd.D
     # orders outside the window sharing a kept id (any source): the lookups match ids across sources
     referenced = _union([
         read_table(conn, "orders", [o.c.source.in_(sources), o.c.order_id.in_(ids), ~in_window]),
-        *[read_table(conn, "orders", [o.c.source.in_(sources), o.c.order_id.in_(older_ids[i : i + CHUNK])])
-          for i in range(0, len(older_ids), CHUNK)],
+        *_same_ids_elsewhere(conn, kept_before, sources),
     ], ["source", "order_id"])
     orders = _union([window, kept_before, referenced], ["source", "order_id"])
     collections = read_table(conn, "collections", [or_(received, _in(c.c.order_id, ids, older_ids))])
