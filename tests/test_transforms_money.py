@@ -179,3 +179,39 @@ def test_amounts_convert_exactly_at_a_derived_rate_and_missing_rates_still_fail_
                                          r" none CNY->GBP to invert, none through USD"):
         converted_to_base(frame.assign(currency=["EUR", "GBP", "CNY"]), {"base": "amount"}, "day", "currency", rates,
                           target_column="target")
+
+
+def _in_force(table: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:
+    """Per day and currency, the rate_table row in force: its latest rate date on or before the day."""
+    grid = pd.MultiIndex.from_product([days, sorted(table["currency"].unique())], names=["day", "currency"]).to_frame(index=False)
+    return pd.merge_asof(grid.sort_values("day"), table.sort_values("rate_date"), left_on="day", right_on="rate_date",
+                         by="currency", direction="backward").sort_values(["day", "currency"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rates_built_for_a_range_of_days_are_those_of_the_whole_fx_history(seed):
+    """attach_rates builds only the rates that can be in force on its rows' days (the cost of a
+    lookup must not grow with the FX history): on every day of the range, the rate found, how it
+    was found and its basis are those of the table built from every row (direct, inverse and
+    cross rates on sparse, uneven dates)."""
+    from transforms.money import rate_table
+
+    rng = np.random.default_rng(seed)
+    pairs = [("USD", "CNY"), ("CNY", "USD"), ("EUR", "USD"), ("EUR", "CNY"), ("USD", "EUR"), ("GBP", "USD"),
+             ("JPY", "CNY"), ("CNY", "JPY")]
+    rows = []
+    for from_c, to_c in pairs:
+        days = rng.choice(120, size=int(rng.integers(1, 25)), replace=False)
+        rows += [(pd.Timestamp("2026-01-01") + pd.Timedelta(days=int(d)), from_c, to_c,
+                  Decimal(int(rng.integers(1, 10**6))) / 1000) for d in days]
+    fx = pd.DataFrame(rows, columns=["rate_date", "from_currency", "to_currency", "rate"])
+    currencies = ["USD", "EUR", "GBP", "JPY"]
+    whole = rate_table(fx, currencies, "CNY", "USD")
+    for _ in range(8):
+        first = pd.Timestamp("2026-01-01") + pd.Timedelta(days=int(rng.integers(0, 130)))
+        last = first + pd.Timedelta(days=int(rng.integers(0, 30)))
+        part = rate_table(fx, currencies, "CNY", "USD", days=(first, last))
+        assert len(part) <= len(whole)
+        expected = _in_force(whole, pd.date_range(first, last))
+        got = _in_force(part, pd.date_range(first, last)).reindex(columns=expected.columns)
+        pd.testing.assert_frame_equal(got, expected)

@@ -139,7 +139,7 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _best_per_date(legs: pd.DataFrame) -> pd.DataFrame:
     """One rate per currency and date, the lowest rank (direct, inverse, cross) first; sorted by date."""
-    legs = legs.assign(rate_date=pd.to_datetime(legs["rate_date"]).astype("datetime64[ns]"))
+    legs = legs.assign(rate_date=_days(legs["rate_date"]))
     best = legs.sort_values(["currency", "rate_date", "rank"], kind="stable").drop_duplicates(["currency", "rate_date"])
     return best.sort_values("rate_date", kind="stable").reset_index(drop=True)
 
@@ -160,7 +160,7 @@ def _cross_legs(fx: pd.DataFrame, to_currency: str, currencies, pivot: str) -> p
          pd.MultiIndex.from_product([first["currency"].unique(), second["rate_date"].unique()],
                                     names=["currency", "rate_date"]).to_frame(index=False)],
         ignore_index=True,
-    ).drop_duplicates().assign(rate_date=lambda f: pd.to_datetime(f["rate_date"]).astype("datetime64[ns]"))
+    ).drop_duplicates().assign(rate_date=lambda f: _days(f["rate_date"]))
     grid = grid.sort_values("rate_date", kind="stable")
     legs = pd.merge_asof(grid, first[["currency", "rate_date", "num", "den", "basis"]].rename(columns={"rate_date": "_d1"}),
                          left_on="rate_date", right_on="_d1", by="currency", direction="backward")
@@ -176,7 +176,8 @@ def _cross_legs(fx: pd.DataFrame, to_currency: str, currencies, pivot: str) -> p
     })
 
 
-def rate_table(fx_rates: pd.DataFrame, currencies, to_currency: str, pivot: str = DEFAULT_PIVOT) -> pd.DataFrame:
+def rate_table(fx_rates: pd.DataFrame, currencies, to_currency: str, pivot: str = DEFAULT_PIVOT,
+               days: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> pd.DataFrame:
     """Every rate date on which 1 unit of each of ``currencies`` has a rate into ``to_currency``:
     columns currency, rate_date, rate (Decimal), method (direct | inverse | cross) and basis
     (the rows it comes from, e.g. ``1/(CNY->USD 2026-11-02)`` or ``via USD: EUR->USD 2026-11-02
@@ -185,12 +186,18 @@ def rate_table(fx_rates: pd.DataFrame, currencies, to_currency: str, pivot: str 
     On one rate date a direct row wins over the inverse of the opposite row, which wins over a
     cross rate through ``pivot``. A derived rate is exact up to one rounding, half away from
     zero, to 12 decimal places (the precision rates are carried in, :data:`RATE_SCALE`).
+
+    ``days`` (first, last): only the rates that can be in force on those days and between
+    them are built (:func:`_in_force_between`), so that the cost follows the days looked up,
+    not the length of the FX history.
     """
     fx = fx_rates[["rate_date", "from_currency", "to_currency", "rate"]]
     involved = set(currencies) | {to_currency, pivot}
     fx = fx[fx["from_currency"].isin(involved) & fx["to_currency"].isin(involved)]
-    fx = fx.assign(rate_date=pd.to_datetime(fx["rate_date"]).astype("datetime64[ns]").dt.normalize(),
-                   scaled=_scaled_distinct(fx["rate"]))
+    fx = fx.assign(rate_date=_days(fx["rate_date"]))
+    if days is not None:
+        fx = _in_force_between(fx, *days)
+    fx = fx.assign(scaled=_scaled_distinct(fx["rate"]))
     legs = _concat([_rate_legs(fx, to_currency, currencies), _cross_legs(fx, to_currency, currencies, pivot)])
     best = _best_per_date(legs)
     derived = best["rate"].isna().to_numpy()
@@ -204,6 +211,32 @@ def rate_table(fx_rates: pd.DataFrame, currencies, to_currency: str, pivot: str 
         "currency": best["currency"].to_numpy(dtype=object), "rate_date": best["rate_date"].to_numpy(),
         "rate": rate, "method": np.array(_RANKS, dtype=object)[ranks], "basis": best["basis"].to_numpy(dtype=object),
     })
+
+
+def _days(values: pd.Series) -> pd.Series:
+    """Dates as midnight datetime64[ns] (already datetime64 columns skip ``to_datetime``'s object scan)."""
+    if not pd.api.types.is_datetime64_dtype(values.dtype):
+        values = pd.to_datetime(values)
+    return values.astype("datetime64[ns]").dt.normalize()
+
+
+def _in_force_between(fx: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
+    """The rows of ``fx`` (normalised ``rate_date``) that can decide a rate in force on a day of
+    ``[first, last]``: none dated after ``last``, none dated before ``floor``, the earliest of
+    the currency pairs' latest dates on or before ``first``.
+
+    Why nothing is lost: on a day ``d >= first`` the rate in force is the best row of the latest
+    rate date ``<= d`` among a currency's legs (direct, inverse, or a cross through the pivot,
+    whose legs are in force on that date). Every pair with a row on or before ``first`` has its
+    latest such row at or after ``floor``, so that latest date, and every leg in force on it, is
+    at or after ``floor`` too; a pair with no row on or before ``first`` keeps all of its rows.
+    """
+    fx = fx[(fx["rate_date"] <= last).to_numpy()]
+    before = fx[(fx["rate_date"] <= first).to_numpy()]
+    if before.empty:
+        return fx
+    floor = before.groupby(["from_currency", "to_currency"], sort=False)["rate_date"].max().min()
+    return fx[(fx["rate_date"] >= floor).to_numpy()]
 
 
 def _plain(value: Decimal) -> Decimal:
@@ -260,13 +293,15 @@ def attach_rates(
                 "_row": np.flatnonzero(foreign),
             }
         )
-        .assign(_day=lambda f: pd.to_datetime(f["_day"]).astype("datetime64[ns]").dt.normalize())
+        .assign(_day=lambda f: _days(f["_day"]))
         .sort_values("_day", kind="stable")
     )
     if left["_day"].isna().any():
         first = left[left["_day"].isna()].iloc[0]
         raise ValueError(f"no date to look up the FX rate {first[currency_column]}->{to_currency} for some rows")
-    rates = rate_table(fx_rates, left[currency_column].unique(), to_currency, pivot)
+    days = left["_day"].to_numpy()
+    rates = rate_table(fx_rates, left[currency_column].unique(), to_currency, pivot,
+                       days=(pd.Timestamp(days[0]), pd.Timestamp(days[-1])))
     # merge positions into the (small) rate table, not its object columns: far less to copy per row
     merged = pd.merge_asof(
         left,
