@@ -7,7 +7,8 @@ that cross the wire, and everything computed on them, do not grow with the histo
 
 * orders, refunds, collections and inquiries dated in ``[cut, end)``;
 * per customer ordering in that window, their latest earlier counted order (from
-  ``previous_from`` on: a GROUP BY over a range of the ordered_at index);
+  ``previous_from`` on); who that is, and who may be going quiet (below), come from one
+  GROUP BY over a range of the ordered_at index (:func:`latest_orders`, about a year);
 * open receivables not fully paid (in their own currency) before ``settled_by``, and
   orders that had a payment returned;
 * orders sharing an id with a kept order, refund or collection, and every collection
@@ -23,8 +24,9 @@ that cross the wire, and everything computed on them, do not grow with the histo
 
 Finding the open receivables reads a range of the ``orders.settled_at`` index (maintained on
 write, see :mod:`warehouse.settlement`: NULL or at/after ``settled_by``) instead of summing
-every older order's collections. Still proportional to the history, inside the database: the
-quiet candidates' lifetimes are as long as they are.
+every older order's collections. Still growing with the history: the year scanned by
+:func:`latest_orders` (until the history is a year long), and the quiet candidates' lifetimes,
+which are as long as they are.
 
 Everything goes through :func:`warehouse.db.read_table`, so the types are exactly those of a
 whole-table read (int64 minor units, Decimal, naive UTC datetime64). SQLAlchemy Core only:
@@ -34,8 +36,10 @@ the same statements run on SQLite and PostgreSQL. The days are those of
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
-from sqlalchemy import ColumnElement, Table, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select, tuple_
 from sqlalchemy.engine import Connection
 
 from transforms.window import EARLIER_ORDERS, WindowBounds
@@ -77,6 +81,10 @@ def _union(frames: list[pd.DataFrame], key: list[str]) -> pd.DataFrame:
     return out.drop_duplicates(key).reset_index(drop=True)
 
 
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
 def _sources(conn: Connection) -> list[str]:
     """Distinct order sources, by walking the primary key index (a handful of lookups, no scan)."""
     o = _t("orders")
@@ -91,21 +99,46 @@ def _sources(conn: Connection) -> list[str]:
         found.append(nxt)
 
 
-def quiet_candidates(bounds: WindowBounds) -> ColumnElement:
-    """SELECT of the ids of customers who may be going quiet (see module docstring): those who
-    ordered in ``[quiet_from, quiet_before)`` but not in ``[quiet_before, quiet_until)`` (two
-    ranges of the ordered_at index: the lookback year, not the history)."""
+@dataclass(frozen=True)
+class Latest:
+    """Per customer, what one scan of a year of orders tells (see :func:`latest_orders`)."""
+
+    before_cut: dict  # customer -> their latest counted order before ``cut`` (from ``previous_from`` on)
+    quiet: list  # customers who may be going quiet (module docstring)
+
+
+def latest_orders(conn: Connection, bounds: WindowBounds) -> Latest:
+    """One GROUP BY over the ordered_at index from the earlier of ``previous_from`` and
+    ``quiet_from`` on: per customer, the latest counted order before ``cut`` (from
+    ``previous_from`` on; ``previous_from`` None: however old), the latest in ``[quiet_from,
+    quiet_until)`` and whether they ordered in ``[quiet_until, band_end)``. A customer may be
+    going quiet when that latest order lies before ``min(quiet_before, quiet_until)`` (ordered
+    in the quiet range and not after it), or, when the quiet range reaches the week's last days,
+    when they ordered in ``[quiet_until, band_end)``."""
     o = _t("orders")
-    before = min(bounds.quiet_before, bounds.quiet_until)
-    stmt = select(o.c.customer_id).where(_counted(o), _between(o.c.ordered_at, bounds.quiet_from, before)).except_(
-        select(o.c.customer_id).where(_counted(o), _between(o.c.ordered_at, before, bounds.quiet_until)))
-    if bounds.band_may_be_quiet:  # the quiet range reaches the week's last days
-        band = select(o.c.customer_id).where(_counted(o), _between(o.c.ordered_at, bounds.quiet_until, bounds.band_end))
-        stmt = select(stmt.subquery().c.customer_id).union(band)
-    return stmt
+    at = o.c.ordered_at
+    cut, until, band_end = (bounds.cut.to_pydatetime(), bounds.quiet_until.to_pydatetime(),
+                            bounds.band_end.to_pydatetime())
+    quiet_from = bounds.quiet_from.to_pydatetime()
+    since = None if bounds.previous_from is None else bounds.previous_from.to_pydatetime()
+    earliest = [] if since is None else [at >= min(since, quiet_from)]
+    before_cut = and_(at < cut, *([] if since is None else [at >= since]))
+    latest = lambda when: func.max(case((when, at)), type_=at.type)  # noqa: E731
+    rows = conn.execute(
+        select(o.c.customer_id, latest(before_cut), latest(_between(at, bounds.quiet_from, bounds.quiet_until)),
+               latest(_between(at, bounds.quiet_until, bounds.band_end)))
+        .where(_counted(o), at < max(cut, until, band_end), *earliest)
+        .group_by(o.c.customer_id)
+    ).all()
+    quiet_before = min(bounds.quiet_before, bounds.quiet_until).to_pydatetime()
+    return Latest(
+        before_cut={customer: pd.Timestamp(last) for customer, last, _, _ in rows if last is not None},
+        quiet=sorted(customer for customer, _, last, band in rows
+                     if (last is not None and last < quiet_before) or (bounds.band_may_be_quiet and band is not None)),
+    )
 
 
-def _window_orders(conn: Connection, bounds: WindowBounds) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _window_orders(conn: Connection, bounds: WindowBounds, latest: Latest) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Orders of the window; and, before it, each window customer's latest counted order and
     the open receivables not fully paid by ``settled_by`` (or with a payment returned)."""
     o = _t("orders")
@@ -117,27 +150,20 @@ def _window_orders(conn: Connection, bounds: WindowBounds) -> tuple[pd.DataFrame
     owed = [_receivable(o), o.c.ordered_at < cut]
     window = read_table(conn, "orders", [in_window])
     earlier = _union([
-        _latest_earlier(conn, bounds, window),
+        _latest_earlier(conn, latest, window),
         read_table(conn, "orders", [*owed, o.c.settled_at.is_(None)]),
         read_table(conn, "orders", [*owed, o.c.settled_at >= bounds.settled_by.to_pydatetime()]),
     ], ["source", "order_id"])
     return window, earlier
 
 
-def _latest_earlier(conn: Connection, bounds: WindowBounds, window: pd.DataFrame) -> pd.DataFrame:
-    """Each window customer's latest counted order before ``cut`` (from ``previous_from`` on):
-    the latest per customer of that range (a GROUP BY over a range of the ordered_at index),
-    then those orders, by time (ties of one customer at one instant: all of them)."""
+def _latest_earlier(conn: Connection, latest: Latest, window: pd.DataFrame) -> pd.DataFrame:
+    """Each window customer's latest counted order before ``cut`` (from ``previous_from`` on,
+    :func:`latest_orders`): those orders, by time (ties of one customer at one instant: all of them)."""
     o = _t("orders")
-    since = [] if bounds.previous_from is None else [o.c.ordered_at >= bounds.previous_from.to_pydatetime()]
-    latest = conn.execute(
-        select(o.c.customer_id, func.max(o.c.ordered_at))
-        .where(_counted(o), o.c.ordered_at < bounds.cut.to_pydatetime(), *since)
-        .group_by(o.c.customer_id)
-    ).all()
     counted = window["status"].fillna("open").astype(str).str.strip().str.lower() != "cancelled"
     customers = set(window.loc[counted, "customer_id"].dropna())
-    wanted = {customer: pd.Timestamp(at) for customer, at in latest if customer in customers}
+    wanted = {customer: at for customer, at in latest.before_cut.items() if customer in customers}
     times = sorted({at.to_pydatetime() for at in wanted.values()})
     parts = [read_table(conn, "orders", [_counted(o), o.c.ordered_at.in_(times[i : i + CHUNK])])
              for i in range(0, len(times), CHUNK)] or [read_table(conn, "orders", [o.c.order_id.is_(None)])]
@@ -169,7 +195,8 @@ def read_weekly_window(conn: Connection, bounds: WindowBounds) -> dict[str, pd.D
     lines, customers, t = _t("order_lines"), _t("customers"), _t("targets")
     frames = {name: read_table(conn, table) for name, table in SMALL_TABLES.items()}
     in_window = _between(o.c.ordered_at, bounds.cut, bounds.end)
-    window, kept_before = _window_orders(conn, bounds)
+    latest = latest_orders(conn, bounds)
+    window, kept_before = _window_orders(conn, bounds, latest)
     refunds = read_table(conn, "refunds", [_between(r.c.refunded_at, bounds.cut, bounds.end)])
     received = _between(c.c.received_at, bounds.cut, bounds.end)
     # the kept order ids: the database's for the window's rows, a short list for older kept orders
@@ -185,8 +212,9 @@ def read_weekly_window(conn: Connection, bounds: WindowBounds) -> dict[str, pd.D
     ], ["source", "order_id"])
     orders = _union([window, kept_before, referenced], ["source", "order_id"])
     collections = read_table(conn, "collections", [or_(received, _in(c.c.order_id, ids, older_ids))])
-    earlier = read_table(conn, "orders", [_counted(o), o.c.ordered_at < bounds.cut.to_pydatetime(),
-                                          o.c.customer_id.in_(quiet_candidates(bounds))], columns=list(EARLIER_ORDERS))
+    earlier = _concat([read_table(conn, "orders", [_counted(o), o.c.ordered_at < bounds.cut.to_pydatetime(),
+                                                   o.c.customer_id.in_(latest.quiet[i : i + CHUNK])],
+                                  columns=list(EARLIER_ORDERS)) for i in range(0, max(len(latest.quiet), 1), CHUNK)])
     inquiries = read_table(conn, "inquiries", [_between(q.c.received_at, bounds.cut, bounds.end)])
     others = (set(kept_before["customer_id"].dropna()) | set(referenced["customer_id"].dropna())
               | set(earlier["customer_id"])) - set(window["customer_id"].dropna())
