@@ -153,3 +153,102 @@ def test_simulate_refuses_a_bad_plan_file_naming_it(tmp_path, capsys):
     assert main(["commission", "simulate", "--plan", str(tmp_path / "plan.yaml"), "--credits", str(tmp_path / "c.csv")]) == 2
     out = " ".join(capsys.readouterr().out.split())
     assert "plan.yaml: (top level): tiers[1].from: overlaps tiers[0]" in out
+
+
+GBP_PLAN = "plan_id: gbp\nname: GBP plan\nkind: flat\nrate: 0.1\ncurrency: GBP\n"
+# the only rates: JPY->EUR and EUR->GBP, so JPY->GBP exists only as a cross rate through EUR
+EUR_LEGS = ("rate_date,from_currency,to_currency,rate\n"
+            "2026-10-01,JPY,EUR,0.00612345678\n"
+            "2026-10-01,EUR,GBP,0.85671234\n")
+
+
+def _cross_rate_case(tmp_path, monkeypatch):
+    monkeypatch.delenv("YEJI_HOME", raising=False)
+    monkeypatch.setenv("COLUMNS", "400")  # explanations on one line
+    monkeypatch.chdir(tmp_path)  # no yeji.yaml here: no workspace unless -w names one
+    (tmp_path / "plan.yaml").write_text(GBP_PLAN)
+    (tmp_path / "credits.csv").write_text("member_id,date,amount,currency,order_id\nlina,2026-10-05,123457,JPY,A1\n")
+    (tmp_path / "fx.csv").write_text(EUR_LEGS)
+    return ["commission", "simulate", "--plan", str(tmp_path / "plan.yaml"), "--credits", str(tmp_path / "credits.csv"),
+            "--fx", str(tmp_path / "fx.csv")]
+
+
+def _expected_cross_amounts():
+    from decimal import ROUND_HALF_UP, Decimal
+
+    rate = (Decimal("0.00612345678") * Decimal("0.85671234")).quantize(Decimal("1e-12"), rounding=ROUND_HALF_UP)
+    base_pence = (123457 * rate * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)  # 64,766.048... pence
+    commission_pence = (base_pence * Decimal("0.1")).quantize(Decimal(1), rounding=ROUND_HALF_UP)  # 6,476.6 pence
+    return rate, base_pence, commission_pence
+
+
+def _major(pence) -> str:
+    return f"{int(pence) // 100:,}.{int(pence) % 100:02d}"
+
+
+def _assert_cross_rate_commission(out: str) -> None:
+    rate, base_pence, commission_pence = _expected_cross_amounts()
+    assert (str(rate), _major(base_pence), _major(commission_pence)) == ("0.005246040987", "647.66", "64.77")
+    assert f"base {_major(base_pence)} GBP (123,457 JPY @ {rate})" in out
+    assert f"Total {_major(commission_pence)} GBP over 1 line(s) = sum of lines" in out
+
+
+def test_simulate_converts_through_the_fx_pivot_option(tmp_path, capsys, monkeypatch):
+    from yeji.cli import main
+
+    args = _cross_rate_case(tmp_path, monkeypatch)
+    assert main(args + ["--fx-pivot", "EUR"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "FX cross rates via EUR (--fx-pivot)" in out
+    _assert_cross_rate_commission(out)
+
+
+def test_simulate_without_the_pivot_finds_no_cross_rate(tmp_path, capsys, monkeypatch):
+    """The default pivot, USD, has no legs in the FX file: the monthly run would refuse too."""
+    from yeji.cli import main
+
+    args = _cross_rate_case(tmp_path, monkeypatch)
+    assert main(args) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert "FX cross rates via USD (default; no yeji.yaml in" in out
+    assert "no FX rate JPY->GBP on or before 2026-10-05" in out and "none through USD" in out
+
+
+def test_simulate_uses_the_workspaces_fx_pivot_and_the_option_overrides_it(tmp_path, capsys, monkeypatch):
+    from yeji.cli import main
+
+    args = _cross_rate_case(tmp_path, monkeypatch)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "yeji.yaml").write_text("fx_pivot_currency: EUR\n")
+    assert main(["-w", str(ws)] + args) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"FX cross rates via EUR (fx_pivot_currency of {ws / 'yeji.yaml'})" in out
+    _assert_cross_rate_commission(out)
+    monkeypatch.setenv("YEJI_HOME", str(ws))  # found the way the other commands find it
+    assert main(args) == 0
+    _assert_cross_rate_commission(" ".join(capsys.readouterr().out.split()))
+    assert main(["-w", str(ws)] + args + ["--fx-pivot", "USD"]) == 2
+    assert "none through USD" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("pivot", ["eur", "EURO", "E1R", ""])
+def test_simulate_refuses_a_bad_fx_pivot_naming_the_option(tmp_path, capsys, monkeypatch, pivot):
+    from yeji.cli import main
+
+    args = _cross_rate_case(tmp_path, monkeypatch)
+    assert main(args + ["--fx-pivot", pivot]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"--fx-pivot {pivot!r}: expected a 3-letter upper-case currency code" in out
+
+
+def test_simulate_names_a_broken_workspace_config(tmp_path, capsys, monkeypatch):
+    from yeji.cli import main
+
+    args = _cross_rate_case(tmp_path, monkeypatch)
+    (tmp_path / "yeji.yaml").write_text("fx_pivot_currency: euro\n")
+    assert main(args) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert "yeji.yaml" in out and "fx_pivot_currency" in out and "--fx-pivot CUR" in out
+    assert main(args + ["--fx-pivot", "EUR"]) == 0  # the option needs no workspace
+    _assert_cross_rate_commission(" ".join(capsys.readouterr().out.split()))

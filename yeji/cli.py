@@ -8,7 +8,8 @@
     yeji unattributed [--source NAME]           orders no attribution rule credited to a member
     yeji explain --member ID --month 2026-10    a member's commission lines, each explained
     yeji close --month 2026-10                  lock a commission month (reruns become adjustments)
-    yeji commission simulate --plan FILE --credits FILE.csv   try a plan on credited transactions
+    yeji commission simulate --plan FILE --credits FILE.csv [--fx FX.csv] [--fx-pivot CUR]
+                                                try a plan on credited transactions
     yeji serve                                  run the schedules against a Prefect server
     yeji deploy                                 register the schedules on a Prefect work pool (several workers)
     yeji runs [--flow F] [--period P]           the run log: state, counts, error of every run
@@ -69,13 +70,21 @@ def _parser() -> argparse.ArgumentParser:
     cls.add_argument("--month", required=True, help="month, e.g. 2026-10")
     com = sub.add_parser("commission", help="commission plan tools")
     com_sub = com.add_subparsers(dest="commission_action", required=True, metavar="ACTION")
-    sim = com_sub.add_parser("simulate", help="run a plan file over a CSV of credited transactions")
+    sim = com_sub.add_parser(
+        "simulate", help="run a plan file over a CSV of credited transactions",
+        description="Run a plan file over a CSV of credited transactions; nothing is read from or written to the "
+                    "warehouse. FX cross rates go through the same pivot as the monthly run: --fx-pivot, else the "
+                    "fx_pivot_currency of the workspace's yeji.yaml (yeji -w DIR, $YEJI_HOME or the current folder) "
+                    "when there is one, else USD.")
     sim.add_argument("--plan", required=True, help="plan YAML file")
     sim.add_argument("--credits", required=True, help="CSV: member_id, date, amount, currency [, order_id, kind, role, ...]")
     sim.add_argument("--month", help="only this month (default: every month in the CSV)")
     sim.add_argument("--fx", help="CSV of FX rates: rate_date, from_currency, to_currency, rate")
     sim.add_argument("--targets", help="CSV of monthly targets: member_id, period, value")
     sim.add_argument("--scores", help="CSV of evaluation scores: member_id, period, dimension, score")
+    sim.add_argument("--fx-pivot", metavar="CUR",
+                     help="currency cross rates go through, e.g. EUR (default: the workspace's fx_pivot_currency "
+                          "when it has a yeji.yaml, else USD)")
 
     runs = sub.add_parser("runs", help="the run log: every flow run, its state, counts and error")
     runs.add_argument("--flow", help="only this flow (sync, weekly_review, monthly_commissions)")
@@ -143,7 +152,8 @@ def _dispatch(args, console) -> int:
         if args.command == "close":
             return commission_commands.close(console, ws, args.month)
         return commission_commands.simulate(console, args.plan, args.credits, month=args.month, fx_path=args.fx,
-                                            targets_path=args.targets, scores_path=args.scores)
+                                            targets_path=args.targets, scores_path=args.scores, workspace=ws,
+                                            fx_pivot=args.fx_pivot)
     if args.command in ("runs", "backfill", "serve", "deploy"):
         from yeji import ops_commands
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -154,7 +156,8 @@ def read_credits_csv(path: Path, base_currency: str | None, timezone: str = "UTC
     refunds), currency; optional record_id, order_id, kind (order | refund | cancellation |
     collection), role (default sales), team_id, customer_class (new | returning | key_account),
     shipped_date, collected_date, cost (major units; gross profit = amount - cost), source.
-    Errors name the file, row and column.
+    Errors name the file, row and column. The team's base currency is the credits' currency
+    when they all have one, else ``base_currency``.
     """
     from transforms.commission_credits import with_extras
     from transforms.periods import month as month_of
@@ -220,7 +223,10 @@ def read_credits_csv(path: Path, base_currency: str | None, timezone: str = "UTC
     if not rows:
         raise CsvError(f"{path}: no credited transactions")
     frame = pd.DataFrame(rows)
-    base = base_currency or frame["currency"].iloc[0]
+    # credits all in one currency are in the team's base currency (a plan in another currency
+    # converts them into its own, as the monthly run does); mixed ones need ``base_currency``
+    single = frame["currency"].iloc[0] if frame["currency"].nunique() == 1 else None
+    base = single or base_currency or frame["currency"].iloc[0]
     credits = pd.DataFrame({
         "month": frame["month"], "member_id": frame["member_id"], "team_id": frame["team_id"], "kind": frame["kind"],
         "source": frame["source"], "record_id": frame["record_id"], "order_source": frame["source"], "order_id": frame["order_id"],
@@ -274,10 +280,39 @@ def _read_small_csv(path: Path | None, columns: tuple, decimals: tuple = ()) -> 
     return frame
 
 
+PIVOT_CODE = re.compile(r"[A-Z]{3}")  # as Settings.fx_pivot_currency: a 3-letter upper-case code
+
+
+def simulation_pivot(workspace: str | None, fx_pivot: str | None) -> tuple[str, str]:
+    """The FX pivot the monthly run would convert through, and where it comes from:
+    ``fx_pivot`` (``--fx-pivot``) when given, else the workspace's ``fx_pivot_currency`` when
+    the workspace (``workspace``, else ``$YEJI_HOME``, else the current folder) has a
+    ``yeji.yaml``, else the default. No workspace is not an error; a broken ``yeji.yaml`` is
+    (ConfigError naming it), since the monthly run would not start either."""
+    from config.loader import CONFIG_FILE, ConfigError, load_workspace
+    from transforms.money import DEFAULT_PIVOT
+
+    if fx_pivot is not None:
+        if not PIVOT_CODE.fullmatch(fx_pivot):
+            raise ConfigError(f"--fx-pivot {fx_pivot!r}: expected a 3-letter upper-case currency code, e.g. EUR")
+        return fx_pivot, "--fx-pivot"
+    root = Path(workspace or os.environ.get("YEJI_HOME") or ".").resolve()
+    config = root / CONFIG_FILE
+    if not config.is_file():
+        return DEFAULT_PIVOT, f"default; no {CONFIG_FILE} in {root}"
+    try:
+        ws = load_workspace(root)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}\n(the simulation takes fx_pivot_currency from it; pass --fx-pivot CUR to simulate without it)") from None
+    return ws.settings.fx_pivot_currency, f"fx_pivot_currency of {config}"
+
+
 def simulate(console: Console, plan_path: str, credits_path: str, *, month: str | None = None, fx_path: str | None = None,
-             targets_path: str | None = None, scores_path: str | None = None) -> int:
+             targets_path: str | None = None, scores_path: str | None = None, workspace: str | None = None,
+             fx_pivot: str | None = None) -> int:
     """Run the plan file over a CSV of credited transactions and print per-member results and
-    lines for each month in it (or ``month``). Nothing is read from or written to a warehouse."""
+    lines for each month in it (or ``month``). Nothing is read from or written to a warehouse.
+    Cross rates go through the pivot the monthly run would use (:func:`simulation_pivot`)."""
     from config.loader import ConfigError, load_plan_file
     from config.plans import Commission
     from transforms import commissions
@@ -286,6 +321,7 @@ def simulate(console: Console, plan_path: str, credits_path: str, *, month: str 
     from pydantic import ValidationError
 
     try:
+        pivot, pivot_origin = simulation_pivot(workspace, fx_pivot)
         plans = load_plan_file(Path(plan_path))
         try:
             commission = Commission.model_validate({"plans": [p.model_dump(by_alias=True) for p in plans],
@@ -305,11 +341,13 @@ def simulate(console: Console, plan_path: str, credits_path: str, *, month: str 
     except (ConfigError, CsvError) as exc:
         console.print(f"[red]Cannot simulate:[/red]\n{exc}")
         return 2
+    if fx is not None:
+        console.print(f"FX cross rates via {pivot} ({pivot_origin})", markup=False)
     months = [month] if month else sim.months
     prior = None
     for label in months:
         period = parse_period(label)
-        inputs = PlanInputs(targets=targets, scores=scores, fx_rates=fx, prior_lines=prior)
+        inputs = PlanInputs(targets=targets, scores=scores, fx_rates=fx, prior_lines=prior, fx_pivot_currency=pivot)
         try:
             lines = commissions.commission_lines(sim.credits, sim.members, sim.teams, commission, period, inputs)
         except (PlanError, ValueError) as exc:
