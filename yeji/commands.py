@@ -8,6 +8,7 @@ from pathlib import Path
 
 from contextlib import contextmanager
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -44,7 +45,10 @@ def _cancelled(console: Console, exc: Exception) -> int:
 
 
 def _print_sync(console: Console, summaries: list[dict]) -> None:
-    table = Table(title="Sync", title_justify="left", show_edge=False, pad_edge=False)
+    # no vertical rules and one space between columns: the widest names and counts fit 80 columns
+    # (a pipe under make), so names are never folded
+    table = Table(title="Sync", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=0)
     for col in ("source", "kind", "read", "loaded", "rejected", "new", "updated", "same"):
         left = col in ("source", "kind")
         table.add_column(col, justify="left" if left else "right", overflow="fold" if left else "ellipsis", no_wrap=not left)
