@@ -12,6 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 import pandas as pd
 
+from transforms.exact import days_of
+
 # ISO 4217 minor-unit exponents that are not 2.
 _EXPONENTS = {
     "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "UGX": 0, "XAF": 0, "XOF": 0, "PYG": 0,
@@ -139,7 +141,7 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _best_per_date(legs: pd.DataFrame) -> pd.DataFrame:
     """One rate per currency and date, the lowest rank (direct, inverse, cross) first; sorted by date."""
-    legs = legs.assign(rate_date=_days(legs["rate_date"]))
+    legs = legs.assign(rate_date=days_of(legs["rate_date"]))
     best = legs.sort_values(["currency", "rate_date", "rank"], kind="stable").drop_duplicates(["currency", "rate_date"])
     return best.sort_values("rate_date", kind="stable").reset_index(drop=True)
 
@@ -160,7 +162,7 @@ def _cross_legs(fx: pd.DataFrame, to_currency: str, currencies, pivot: str) -> p
          pd.MultiIndex.from_product([first["currency"].unique(), second["rate_date"].unique()],
                                     names=["currency", "rate_date"]).to_frame(index=False)],
         ignore_index=True,
-    ).drop_duplicates().assign(rate_date=lambda f: _days(f["rate_date"]))
+    ).drop_duplicates().assign(rate_date=lambda f: days_of(f["rate_date"]))
     grid = grid.sort_values("rate_date", kind="stable")
     legs = pd.merge_asof(grid, first[["currency", "rate_date", "num", "den", "basis"]].rename(columns={"rate_date": "_d1"}),
                          left_on="rate_date", right_on="_d1", by="currency", direction="backward")
@@ -194,7 +196,7 @@ def rate_table(fx_rates: pd.DataFrame, currencies, to_currency: str, pivot: str 
     fx = fx_rates[["rate_date", "from_currency", "to_currency", "rate"]]
     involved = set(currencies) | {to_currency, pivot}
     fx = fx[fx["from_currency"].isin(involved) & fx["to_currency"].isin(involved)]
-    fx = fx.assign(rate_date=_days(fx["rate_date"]))
+    fx = fx.assign(rate_date=_midnights(fx["rate_date"]))
     if days is not None:
         fx = _in_force_between(fx, *days)
     fx = fx.assign(scaled=_scaled_distinct(fx["rate"]))
@@ -213,11 +215,9 @@ def rate_table(fx_rates: pd.DataFrame, currencies, to_currency: str, pivot: str 
     })
 
 
-def _days(values: pd.Series) -> pd.Series:
-    """Dates as midnight datetime64[ns] (already datetime64 columns skip ``to_datetime``'s object scan)."""
-    if not pd.api.types.is_datetime64_dtype(values.dtype):
-        values = pd.to_datetime(values)
-    return values.astype("datetime64[ns]").dt.normalize()
+def _midnights(values) -> np.ndarray:
+    """Dates or timestamps as midnight ``datetime64[ns]`` (:func:`transforms.exact.days_of`, floored to the day)."""
+    return days_of(values).astype("datetime64[D]").astype("datetime64[ns]")
 
 
 def _in_force_between(fx: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
@@ -289,11 +289,11 @@ def attach_rates(
         pd.DataFrame(
             {
                 currency_column: out[currency_column].to_numpy()[foreign],
-                "_day": pd.to_datetime(out[date_column]).to_numpy()[foreign],
+                "_day": days_of(out[date_column])[foreign],
                 "_row": np.flatnonzero(foreign),
             }
         )
-        .assign(_day=lambda f: _days(f["_day"]))
+        .assign(_day=lambda f: _midnights(f["_day"]))
         .sort_values("_day", kind="stable")
     )
     if left["_day"].isna().any():

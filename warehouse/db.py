@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Boolean, Date, DateTime, Engine, Table, bindparam, case, create_engine, event, null, select
+from sqlalchemy import Date, DateTime, Engine, Table, bindparam, create_engine, event, select
 from sqlalchemy.engine import Connection
 
 from warehouse import settlement
@@ -126,9 +126,31 @@ def column_hashes(columns: Sequence[list]) -> list[str]:
 
 # --------------------------------------------------------------------------- upsert
 
-# Columns derived on write from other rows (see warehouse/settlement.py), never read from a frame:
-# not content, so left out of ``content_hash`` (an unchanged reload stays unchanged).
-DERIVED_COLUMNS: dict[str, tuple[str, ...]] = {"orders": ("settled_at",)}
+@dataclass(frozen=True)
+class WriteHook:
+    """What :func:`upsert_frame` does for one table beyond writing the frame's own columns.
+
+    ``derived`` columns are computed from other rows, never read from a frame: ``fill`` gives
+    their values column-wise before the write (None where only ``after`` can tell), and they are
+    not content (left out of ``content_hash``: an unchanged reload stays unchanged). ``before``
+    sees the keys of the rows about to be updated, ``after`` the rows written (positions in the
+    frame) and what ``before`` returned. ``copies``: see :func:`insert_rows`.
+    """
+
+    derived: tuple[str, ...] = ()
+    fill: Callable[[dict], dict] | None = None
+    before: Callable[[Connection, list], object] | None = None
+    after: Callable[[Connection, dict, list, list, object], None] | None = None
+    copies: dict[str, str] | None = None
+
+
+NO_HOOK = WriteHook()
+WRITE_HOOKS: dict[str, WriteHook] = {  # orders.settled_at (warehouse/settlement.py)
+    "orders": WriteHook(derived=("settled_at",), fill=settlement.fill_orders, after=settlement.after_orders,
+                        copies={"settled_at": "ordered_at"}),  # prepaid: its ordered_at, processed once
+    "collections": WriteHook(before=settlement.orders_of_changed_collections, after=settlement.after_collections),
+}
+DERIVED_COLUMNS: dict[str, tuple[str, ...]] = {t: h.derived for t, h in WRITE_HOOKS.items() if h.derived}
 
 
 @dataclass(frozen=True)
@@ -198,10 +220,10 @@ def upsert_frame(conn: Connection, table_name: str, frame: pd.DataFrame, *, new_
     table: Table = TABLES[table_name]
     if frame.empty:
         return UpsertResult()
+    hook = WRITE_HOOKS.get(table_name, NO_HOOK)
     key_cols = [c.name for c in table.primary_key.columns]
-    derived = list(DERIVED_COLUMNS.get(table_name, ()))
     value_cols = [c.name for c in table.columns
-                  if c.name not in key_cols and c.name != "content_hash" and c.name not in derived]
+                  if c.name not in key_cols and c.name != "content_hash" and c.name not in hook.derived]
     missing = [c for c in key_cols if c not in frame.columns]
     if missing:
         raise KeyError(f"{table_name}: frame lacks key columns {missing}")
@@ -213,8 +235,8 @@ def upsert_frame(conn: Connection, table_name: str, frame: pd.DataFrame, *, new_
     for c in value_cols:
         columns.setdefault(c, blank)
     columns["content_hash"] = column_hashes([columns[c] for c in value_cols])
-    if table_name == "orders":  # settled_at: ordered_at where plainly not owed, the rest computed after the write
-        columns["settled_at"] = settlement.prefilled(columns["payment_terms"], columns["status"], columns["ordered_at"])
+    if hook.fill:
+        columns.update(hook.fill(columns))
 
     keys = list(zip(*(columns[c] for c in key_cols)))  # plain values already (_column_values)
     existing = _existing_hashes(conn, table, key_cols, keys)
@@ -228,51 +250,24 @@ def upsert_frame(conn: Connection, table_name: str, frame: pd.DataFrame, *, new_
             changed.append(i)
         else:
             unchanged += 1
-    written = key_cols + value_cols + ["content_hash"] + derived
+    written = key_cols + value_cols + ["content_hash"] + list(hook.derived)
     if new_keys is not None:
         new_keys += [keys[i] for i in new]
-    # collections moved to another order (order_id changed): that order's settled_at changes too
-    moved_from = _stored_order_ids(conn, table, [keys[i] for i in changed]) if table_name == "collections" else []
+    before = hook.before(conn, [keys[i] for i in changed]) if hook.before and changed else None
     if new:
-        insert_rows(conn, table, written, [_take(columns[c], new, len(keys)) for c in written],
-                    copies={"settled_at": "ordered_at"} if table_name == "orders" else None)
+        insert_rows(conn, table, written, [_take(columns[c], new, len(keys)) for c in written], copies=hook.copies)
     if changed:
-        content = value_cols + ["content_hash"]
-        values = {c: bindparam(c) for c in content}
-        if table_name == "orders":  # settled_at: the new ordered_at where prefilled (its parameter, not processed twice)
-            values["settled_at"] = case((bindparam("k_settled", type_=Boolean()), bindparam("ordered_at", type_=DateTime())),
-                                        else_=null())
-        stmt = table.update().where(*[table.c[c] == bindparam(f"k_{c}") for c in key_cols]).values(values)
-        settled = columns.get("settled_at")
-        params = [{**{f"k_{c}": columns[c][i] for c in key_cols}, **{c: columns[c][i] for c in content},
-                   **({"k_settled": settled[i] is not None} if settled is not None else {})}
+        stmt = (
+            table.update()
+            .where(*[table.c[c] == bindparam(f"k_{c}") for c in key_cols])
+            .values({c: bindparam(c) for c in written if c not in key_cols})
+        )
+        params = [{**{f"k_{c}": columns[c][i] for c in key_cols}, **{c: columns[c][i] for c in written if c not in key_cols}}
                   for i in changed]
         conn.execute(stmt, params)
-    if table_name == "orders":  # the receivables written: settled_at from their collections
-        owed: dict[str, list] = {}
-        for i in new + changed:
-            if columns["settled_at"][i] is None:
-                owed.setdefault(keys[i][0], []).append(keys[i][1])
-        for source, order_ids in owed.items():
-            settlement.refresh(conn, order_ids, source)
-    elif table_name == "collections" and (new or changed):  # any source: a returned payment matches by order_id
-        settlement.refresh(conn, [columns["order_id"][i] for i in new + changed] + moved_from)
+    if hook.after:
+        hook.after(conn, columns, keys, new + changed, before or [])
     return UpsertResult(len(new), len(changed), unchanged)
-
-
-def _stored_order_ids(conn: Connection, collections: Table, keys: list[tuple]) -> list:
-    """The stored ``order_id`` of the collections with these (source, collection_id) keys."""
-    if not keys:
-        return []
-    wanted, chunk, found = set(keys), 500, []
-    sources = sorted({k[0] for k in keys})
-    ids = sorted({k[1] for k in keys})
-    for i in range(0, len(ids), chunk):
-        for row in select_in(conn, collections, ["source", "collection_id", "order_id"],
-                             {"source": sources, "collection_id": ids[i : i + chunk]}):
-            if row[:2] in wanted:
-                found.append(row[2])
-    return found
 
 
 def _take(values: list, indexes: list[int], total: int) -> list:

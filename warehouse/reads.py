@@ -45,6 +45,7 @@ from sqlalchemy.engine import Connection
 from transforms.window import EARLIER_ORDERS, WindowBounds
 from warehouse.db import read_table
 from warehouse.models import TABLES
+from warehouse.settlement import is_receivable
 
 SMALL_TABLES = {  # tables that grow with the team, the calendar or the catalogue, not with the sales
     "teams": "teams", "members": "members", "fx_rates": "fx_rates", "scores": "evaluation_scores",
@@ -62,14 +63,6 @@ def _counted(o: Table) -> ColumnElement:
     return and_(func.coalesce(func.lower(func.trim(o.c.status)), "open") != "cancelled", o.c.customer_id.is_not(None))
 
 
-def _receivable(o: Table) -> ColumnElement:
-    """Not prepaid (missing terms = prepaid) and not cancelled."""
-    return and_(
-        func.coalesce(func.lower(func.trim(o.c.payment_terms)), "prepaid") != "prepaid",
-        func.coalesce(func.lower(func.trim(o.c.status)), "open") != "cancelled",
-    )
-
-
 def _between(column, start, end) -> ColumnElement:
     return and_(column >= start.to_pydatetime(), column < end.to_pydatetime())
 
@@ -79,10 +72,6 @@ def _union(frames: list[pd.DataFrame], key: list[str]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)] or frames[:1]
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     return out.drop_duplicates(key).reset_index(drop=True)
-
-
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _sources(conn: Connection) -> list[str]:
@@ -147,7 +136,7 @@ def _window_orders(conn: Connection, bounds: WindowBounds, latest: Latest) -> tu
     # open receivables: settled_at (warehouse/settlement.py) NULL (never fully paid, or a payment
     # returned) or at/after settled_by; read in two, so each is a range of the settled_at index
     # (with an OR, SQLite walks the ordered_at index over everything before cut instead)
-    owed = [_receivable(o), o.c.ordered_at < cut]
+    owed = [is_receivable(o), o.c.ordered_at < cut]
     window = read_table(conn, "orders", [in_window])
     earlier = _union([
         _latest_earlier(conn, latest, window),
@@ -212,9 +201,10 @@ def read_weekly_window(conn: Connection, bounds: WindowBounds) -> dict[str, pd.D
     ], ["source", "order_id"])
     orders = _union([window, kept_before, referenced], ["source", "order_id"])
     collections = read_table(conn, "collections", [or_(received, _in(c.c.order_id, ids, older_ids))])
-    earlier = _concat([read_table(conn, "orders", [_counted(o), o.c.ordered_at < bounds.cut.to_pydatetime(),
+    earlier = pd.concat([read_table(conn, "orders", [_counted(o), o.c.ordered_at < bounds.cut.to_pydatetime(),
                                                    o.c.customer_id.in_(latest.quiet[i : i + CHUNK])],
-                                  columns=list(EARLIER_ORDERS)) for i in range(0, max(len(latest.quiet), 1), CHUNK)])
+                                  columns=list(EARLIER_ORDERS)) for i in range(0, max(len(latest.quiet), 1), CHUNK)],
+                        ignore_index=True)
     inquiries = read_table(conn, "inquiries", [_between(q.c.received_at, bounds.cut, bounds.end)])
     others = (set(kept_before["customer_id"].dropna()) | set(referenced["customer_id"].dropna())
               | set(earlier["customer_id"])) - set(window["customer_id"].dropna())

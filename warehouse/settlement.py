@@ -4,7 +4,7 @@
 
 * its ``ordered_at`` when it is not a receivable: ``payment_terms`` missing or ``prepaid``, or
   ``status`` ``cancelled`` (both compared trimmed of spaces and lower-cased, missing status =
-  open: exactly :func:`warehouse.reads._receivable`);
+  open: :func:`is_receivable`, which the weekly read uses too);
 * NULL (open for good) when some collection with its ``order_id``, of any source, has
   ``amount_minor < 0`` (a payment was returned);
 * its ``ordered_at`` when its total (gross - discount + tax + shipping, missing parts 0) is
@@ -39,7 +39,7 @@ CHUNK = 500  # order ids per UPDATE ... WHERE order_id IN (...)
 
 
 def is_receivable(o: Table) -> ColumnElement:
-    """Not prepaid (missing terms = prepaid) and not cancelled: :func:`warehouse.reads._receivable`."""
+    """Not prepaid (missing terms = prepaid) and not cancelled (both trimmed and lower-cased; missing status = open)."""
     return and_(
         func.coalesce(func.lower(func.trim(o.c.payment_terms)), "prepaid") != "prepaid",
         func.coalesce(func.lower(func.trim(o.c.status)), "open") != "cancelled",
@@ -108,3 +108,42 @@ def prefilled(payment_terms: list, status: list, ordered_at: list) -> list:
     not_owed = {t: t is None or _plainly(t, "prepaid") for t in set(payment_terms)}
     cancelled = {s: _plainly(s, "cancelled") for s in set(status)}
     return [at if not_owed[t] or cancelled[s] else None for t, s, at in zip(payment_terms, status, ordered_at)]
+
+
+# --------------------------------------------------------------------------- kept by upsert_frame
+
+
+def fill_orders(columns: dict[str, list]) -> dict[str, list]:
+    """``settled_at`` of an orders frame given column-wise, before the write (:func:`prefilled`)."""
+    return {"settled_at": prefilled(columns["payment_terms"], columns["status"], columns["ordered_at"])}
+
+
+def after_orders(conn: Connection, columns: dict[str, list], keys: list[tuple], written: list[int], _before) -> None:
+    """The receivables among the orders written (no prefilled ``settled_at``): from their collections."""
+    owed: dict[str, list] = {}
+    for i in written:
+        if columns["settled_at"][i] is None:
+            owed.setdefault(keys[i][0], []).append(keys[i][1])
+    for source, order_ids in owed.items():
+        refresh(conn, order_ids, source)
+
+
+def orders_of_changed_collections(conn: Connection, keys: list[tuple]) -> list:
+    """Before collections with these (source, collection_id) keys are updated: their stored
+    ``order_id``s (a collection moved to another order changes the first order's ``settled_at`` too)."""
+    c = TABLES["collections"]
+    wanted, found = set(keys), []
+    sources, ids = sorted({k[0] for k in keys}), sorted({k[1] for k in keys})
+    for i in range(0, len(ids), CHUNK):
+        rows = conn.execute(select(c.c.source, c.c.collection_id, c.c.order_id)
+                            .where(c.c.source.in_(sources), c.c.collection_id.in_(ids[i : i + CHUNK])))
+        found += [order_id for source, collection_id, order_id in rows if (source, collection_id) in wanted]
+    return found
+
+
+def after_collections(conn: Connection, columns: dict[str, list], keys: list[tuple], written: list[int],
+                      moved_from: list) -> None:
+    """Every order (any source: a returned payment matches by order_id) sharing an ``order_id``
+    with a collection written, or that a changed collection belonged to before."""
+    if written or moved_from:
+        refresh(conn, [columns["order_id"][i] for i in written] + moved_from)
