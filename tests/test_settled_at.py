@@ -106,7 +106,7 @@ def test_what_is_not_owed_is_settled_when_ordered(engine, fields):
 
 def test_only_plain_prepaid_or_cancelled_orders_are_decided_before_the_write():
     assert settlement.prefilled([None, " PREPAID", "tt"], ["open", None, "Cancelled "], [ORDERED] * 3) == [ORDERED] * 3
-    # warehouse.reads._receivable (and transforms.window) count '' as terms other than prepaid
+    # settlement.is_receivable (and transforms.window) count '' as terms other than prepaid
     assert settlement.prefilled([""], ["open"], [ORDERED]) == [None]
     assert settlement.prefilled(["prepaid\t"], [None], [ORDERED]) == [None]  # SQL trims spaces only: left to SQL
 
