@@ -100,8 +100,8 @@ def read_weekly_data(conn: Connection, period: Period, settings: Settings) -> Sa
     bounds = window_bounds(period, reports.trend_weeks, reports.quiet_after_days,
                            new_customer_days=longest_new_customer_window(settings))
     frames = read_weekly_window(conn, bounds)
-    earlier = frames.pop("earlier_orders")
-    return sales_data(settings, frames, extra=window_extra(earlier, bounds))
+    earlier, previous = frames.pop("earlier_orders"), frames.pop("previous_orders")
+    return sales_data(settings, frames, extra=window_extra(earlier, previous, bounds))
 
 
 def longest_new_customer_window(settings: Settings) -> int:

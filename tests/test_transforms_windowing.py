@@ -128,8 +128,8 @@ def _read_window(engine, history, period):
     bounds = window_bounds(period, trend_weeks=12, quiet_after_days=45, new_customer_days=history.new_customer_window_days)
     with engine.connect() as conn:
         frames = read_weekly_window(conn, bounds)
-    earlier = frames.pop("earlier_orders")
-    return replace(history, **frames, extra=window_extra(earlier, bounds)).check()
+    earlier, previous = frames.pop("earlier_orders"), frames.pop("previous_orders")
+    return replace(history, **frames, extra=window_extra(earlier, previous, bounds)).check()
 
 
 # near the history's start (2024-11-17: the first weeks with quiet customers), mid-history (a month running past the week), the last week

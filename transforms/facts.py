@@ -410,7 +410,8 @@ def order_facts(data: SalesData, roster: pd.DataFrame | None = None) -> pd.DataF
     cancelled = status == "cancelled"
     customer_ids = o["customer_id"].to_numpy(dtype=object)
     counted = ~cancelled & pd.notna(customer_ids)
-    previous_day = previous_order_days(customer_ids, order_day, counted)
+    previous_day = previous_order_days_with(data.extra.get("previous_orders"), data.timezone, customer_ids, order_day,
+                                            counted, previous_order_days(customer_ids, order_day, counted))
     recent = (order_day - previous_day) <= np.timedelta64(data.new_customer_window_days, "D")  # NaT: False
     facts = pd.DataFrame(
         {
@@ -474,6 +475,21 @@ def order_fees(fees: pd.DataFrame | None, keys: pd.DataFrame, order_day: np.ndar
         {"fee_minor": pd.array(fees["amount_minor"].to_numpy()[hit], dtype="Int64")}, fx_rates, pivot)
     np.add.at(out, rows, pd.array(converted["fee_minor"], dtype="Int64").to_numpy("int64", na_value=0))
     return out
+
+
+def previous_order_days_with(previous_orders: pd.DataFrame | None, timezone: str, customer_ids: np.ndarray,
+                             days: np.ndarray, counted: np.ndarray, previous_day: np.ndarray) -> np.ndarray:
+    """``previous_day`` (:func:`previous_order_days` of the rows) with the customers' orders that
+    are not rows: on a weekly window (:mod:`transforms.window`), ``previous_orders`` gives per
+    customer the instant of their latest counted order before it. Its local day counts for a
+    counted row of that customer on a later day, when later than the row's own previous day."""
+    if previous_orders is None or previous_orders.empty:
+        return previous_day
+    at = pd.Series(previous_orders["ordered_at"].to_numpy())
+    by_customer = pd.Series(local_dates(at, timezone).to_numpy(), index=previous_orders["customer_id"].to_numpy(dtype=object))
+    theirs = pd.Series(customer_ids, dtype=object).map(by_customer).to_numpy(dtype="datetime64[ns]")
+    later = counted & (theirs < days) & ~(previous_day >= theirs)  # NaT compares False both ways
+    return np.where(later, theirs, previous_day)
 
 
 def previous_order_days(customer_ids: np.ndarray, days: np.ndarray, counted: np.ndarray) -> np.ndarray:

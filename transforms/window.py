@@ -7,8 +7,10 @@ so far and customers going quiet. :func:`weekly_window` keeps, of the history
 * every order, refund, collection and inquiry from the earliest day reported on
   (trend start, previous week, month start; minus a 2-day margin for time zones) up to
   the end of the month (plus the margin): nothing later changes a figure of the week;
-* per customer ordering in that window, their latest earlier counted order (so that
-  "new customer" is judged exactly as on the whole history);
+* per customer ordering in that window, the instant of their latest earlier counted order,
+  not the order: ``data.extra["previous_orders"]`` (:data:`PREVIOUS_ORDERS`), so that "new
+  customer" is judged exactly as on the whole history
+  (:func:`transforms.facts.previous_order_days_with`);
 * every open receivable (not prepaid, not cancelled) that was not already fully paid in
   its own currency before the earliest as-of day of the outstanding figures (a paid order
   is outstanding 0 forever after, unless a payment is returned: orders with a negative
@@ -54,6 +56,8 @@ EARLIER_ORDERS = (
     "source", "order_id", "customer_id", "member_id", "ordered_at", "currency", "gross_minor", "discount_minor",
     "country",
 )
+# The columns of data.extra["previous_orders"]: per window customer, their latest counted order before it.
+PREVIOUS_ORDERS = ("customer_id", "ordered_at")
 
 
 @dataclass(frozen=True)
@@ -156,15 +160,14 @@ def weekly_window(
     recent = (ordered_at >= cut) & (ordered_at < end)
     keep = recent.copy()
 
-    # the latest earlier counted order of each customer of the window
+    # the instant of the latest earlier counted order of each customer of the window
     before = np.flatnonzero(counted & (ordered_at < cut) & (cust_codes >= 0))
     window_customers = np.unique(cust_codes[recent & counted & (cust_codes >= 0)])
     candidates = before[np.isin(cust_codes[before], window_customers)]
-    if len(candidates):
-        order = np.lexsort((ordered_at[candidates], cust_codes[candidates]))
-        ranked = candidates[order]
-        last_of_customer = np.r_[cust_codes[ranked][1:] != cust_codes[ranked][:-1], True]
-        keep[ranked[last_of_customer]] = True
+    order = np.lexsort((ordered_at[candidates], cust_codes[candidates]))
+    ranked = candidates[order]
+    latest = ranked[np.r_[cust_codes[ranked][1:] != cust_codes[ranked][:-1], True]] if len(ranked) else ranked
+    previous = pd.DataFrame({"customer_id": customer[latest], "ordered_at": ordered_at[latest]})
 
     earlier = _earlier_orders(o, bounds, ordered_at, counted, cust_codes)
     keep |= _unpaid_receivables(data, bounds, ordered_at, cancelled, keep)
@@ -190,16 +193,17 @@ def weekly_window(
     t = data.targets
     targets = t[t["period"].astype(str).str.strip().isin(bounds.target_periods).to_numpy()]
     changed = dict(orders=orders, order_lines=lines, refunds=refunds, collections=collections, targets=targets,
-                   inquiries=inquiries, extra={**data.extra, **window_extra(earlier, bounds)})
+                   inquiries=inquiries, extra={**data.extra, **window_extra(earlier, previous, bounds)})
     fees = getattr(data, "fees", None)
     if fees is not None:  # platform fees (gross profit) of the window's orders
         changed["fees"] = fees[fees["order_id"].isin(recent_ids).to_numpy()]
     return replace(data, **changed)
 
 
-def window_extra(earlier_orders: pd.DataFrame, bounds: WindowBounds) -> dict:
+def window_extra(earlier_orders: pd.DataFrame, previous_orders: pd.DataFrame, bounds: WindowBounds) -> dict:
     """The ``data.extra`` entries of a window (see module docstring)."""
     return {"earlier_orders": earlier_orders[list(EARLIER_ORDERS)].reset_index(drop=True),
+            "previous_orders": previous_orders[list(PREVIOUS_ORDERS)].reset_index(drop=True),
             "earlier_than": bounds.cut, "window": bounds.key}
 
 

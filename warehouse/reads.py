@@ -6,9 +6,10 @@ reads the rows :func:`transforms.window.weekly_window` would keep of the whole t
 that cross the wire, and everything computed on them, do not grow with the history:
 
 * orders, refunds, collections and inquiries dated in ``[cut, end)``;
-* per customer ordering in that window, their latest earlier counted order (from
-  ``previous_from`` on); who that is, and who may be going quiet (below), come from one
-  GROUP BY over a range of the ordered_at index (:func:`latest_orders`, about a year);
+* per customer ordering in that window, the instant of their latest earlier counted order
+  (from ``previous_from`` on; ``previous_orders``, not the order itself); it, and who may be
+  going quiet (below), come from one GROUP BY over a range of the ordered_at index
+  (:func:`latest_orders`, about a year);
 * open receivables not fully paid (in their own currency) before ``settled_by``, and
   orders that had a payment returned;
 * orders sharing an id with a kept order, refund or collection, and every collection
@@ -127,37 +128,31 @@ def latest_orders(conn: Connection, bounds: WindowBounds) -> Latest:
     )
 
 
-def _window_orders(conn: Connection, bounds: WindowBounds, latest: Latest) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Orders of the window; and, before it, each window customer's latest counted order and
-    the open receivables not fully paid by ``settled_by`` (or with a payment returned)."""
+def _window_orders(conn: Connection, bounds: WindowBounds) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Orders of the window; and, before it, the open receivables not fully paid by
+    ``settled_by`` (or with a payment returned)."""
     o = _t("orders")
     cut = bounds.cut.to_pydatetime()
-    in_window = _between(o.c.ordered_at, bounds.cut, bounds.end)
     # open receivables: settled_at (warehouse/settlement.py) NULL (never fully paid, or a payment
     # returned) or at/after settled_by; read in two, so each is a range of the settled_at index
     # (with an OR, SQLite walks the ordered_at index over everything before cut instead)
     owed = [is_receivable(o), o.c.ordered_at < cut]
-    window = read_table(conn, "orders", [in_window])
+    window = read_table(conn, "orders", [_between(o.c.ordered_at, bounds.cut, bounds.end)])
     earlier = _union([
-        _latest_earlier(conn, latest, window),
         read_table(conn, "orders", [*owed, o.c.settled_at.is_(None)]),
         read_table(conn, "orders", [*owed, o.c.settled_at >= bounds.settled_by.to_pydatetime()]),
     ], ["source", "order_id"])
     return window, earlier
 
 
-def _latest_earlier(conn: Connection, latest: Latest, window: pd.DataFrame) -> pd.DataFrame:
-    """Each window customer's latest counted order before ``cut`` (from ``previous_from`` on,
-    :func:`latest_orders`): those orders, by time (ties of one customer at one instant: all of them)."""
-    o = _t("orders")
+def _previous_orders(latest: Latest, window: pd.DataFrame) -> pd.DataFrame:
+    """PREVIOUS_ORDERS: each window customer's latest counted order before ``cut`` (from
+    ``previous_from`` on, :func:`latest_orders`), by its instant: the order itself is not read."""
     counted = window["status"].fillna("open").astype(str).str.strip().str.lower() != "cancelled"
     customers = set(window.loc[counted, "customer_id"].dropna())
-    wanted = {customer: at for customer, at in latest.before_cut.items() if customer in customers}
-    times = sorted({at.to_pydatetime() for at in wanted.values()})
-    parts = [read_table(conn, "orders", [_counted(o), o.c.ordered_at.in_(times[i : i + CHUNK])])
-             for i in range(0, len(times), CHUNK)] or [read_table(conn, "orders", [o.c.order_id.is_(None)])]
-    found = pd.concat(parts, ignore_index=True)
-    return found[found["customer_id"].map(wanted).eq(found["ordered_at"]).to_numpy()]
+    wanted = sorted((customer, at) for customer, at in latest.before_cut.items() if customer in customers)
+    return pd.DataFrame({"customer_id": pd.Series([c for c, _ in wanted], dtype=object),
+                         "ordered_at": pd.Series([at for _, at in wanted], dtype="datetime64[ns]")})
 
 
 def _same_ids_elsewhere(conn: Connection, kept: pd.DataFrame, sources: list[str]) -> list[pd.DataFrame]:
@@ -179,13 +174,13 @@ def _in(column, select_ids, listed: list) -> ColumnElement:
 
 def read_weekly_window(conn: Connection, bounds: WindowBounds) -> dict[str, pd.DataFrame]:
     """The frames of a weekly run's :class:`~transforms.schema.SalesData` (keys as its fields)
-    plus ``earlier_orders`` (see module docstring)."""
+    plus ``earlier_orders`` and ``previous_orders`` (see module docstring)."""
     o, r, c, q, f = _t("orders"), _t("refunds"), _t("collections"), _t("inquiries"), _t("fees")
     lines, customers, t = _t("order_lines"), _t("customers"), _t("targets")
     frames = {name: read_table(conn, table) for name, table in SMALL_TABLES.items()}
     in_window = _between(o.c.ordered_at, bounds.cut, bounds.end)
     latest = latest_orders(conn, bounds)
-    window, kept_before = _window_orders(conn, bounds, latest)
+    window, kept_before = _window_orders(conn, bounds)
     refunds = read_table(conn, "refunds", [_between(r.c.refunded_at, bounds.cut, bounds.end)])
     received = _between(c.c.received_at, bounds.cut, bounds.end)
     # the kept order ids: the database's for the window's rows, a short list for older kept orders
@@ -224,5 +219,6 @@ def read_weekly_window(conn: Connection, bounds: WindowBounds) -> dict[str, pd.D
         customers=read_table(conn, "customers", [_in(customers.c.customer_id, customer_ids, sorted(others))]),
         targets=read_table(conn, "targets", [func.trim(t.c.period).in_(list(bounds.target_periods))]),
         earlier_orders=earlier,
+        previous_orders=_previous_orders(latest, window),
     )
     return frames
