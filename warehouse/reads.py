@@ -39,8 +39,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, String, Table, and_, case, func, or_, select, tuple_, type_coerce
 from sqlalchemy.engine import Connection
 
 from transforms.window import EARLIER_ORDERS, WindowBounds
@@ -93,7 +94,7 @@ def _sources(conn: Connection) -> list[str]:
 class Latest:
     """Per customer, what one scan of a year of orders tells (see :func:`latest_orders`)."""
 
-    before_cut: dict  # customer -> their latest counted order before ``cut`` (from ``previous_from`` on)
+    before_cut: pd.Series  # customer -> their latest counted order before ``cut`` (from ``previous_from`` on)
     quiet: list  # customers who may be going quiet (module docstring)
 
 
@@ -113,19 +114,23 @@ def latest_orders(conn: Connection, bounds: WindowBounds) -> Latest:
     since = None if bounds.previous_from is None else bounds.previous_from.to_pydatetime()
     earliest = [] if since is None else [at >= min(since, quiet_from)]
     before_cut = and_(at < cut, *([] if since is None else [at >= since]))
-    latest = lambda when: func.max(case((when, at)), type_=at.type)  # noqa: E731
+    # the instants as the database gives them (text on SQLite), parsed once per column, not per value
+    latest = lambda when: type_coerce(func.max(case((when, at))), String)  # noqa: E731
     rows = conn.execute(
         select(o.c.customer_id, latest(before_cut), latest(_between(at, bounds.quiet_from, bounds.quiet_until)),
                latest(_between(at, bounds.quiet_until, bounds.band_end)))
         .where(_counted(o), at < max(cut, until, band_end), *earliest)
         .group_by(o.c.customer_id)
     ).all()
-    quiet_before = min(bounds.quiet_before, bounds.quiet_until).to_pydatetime()
-    return Latest(
-        before_cut={customer: pd.Timestamp(last) for customer, last, _, _ in rows if last is not None},
-        quiet=sorted(customer for customer, _, last, band in rows
-                     if (last is not None and last < quiet_before) or (bounds.band_may_be_quiet and band is not None)),
-    )
+    found = pd.DataFrame.from_records(rows, columns=["customer_id", "before_cut", "quiet", "band"])
+    customers = found["customer_id"].to_numpy(dtype=object)
+    last, quiet_last, band = (pd.to_datetime(found[c], format="ISO8601").to_numpy(dtype="datetime64[ns]")
+                              for c in ("before_cut", "quiet", "band"))
+    quiet = quiet_last < min(bounds.quiet_before, bounds.quiet_until).to_datetime64()  # NaT compares False
+    if bounds.band_may_be_quiet:
+        quiet |= ~np.isnat(band)
+    known = ~np.isnat(last)
+    return Latest(before_cut=pd.Series(last[known], index=customers[known]), quiet=sorted(customers[quiet]))
 
 
 def _window_orders(conn: Connection, bounds: WindowBounds) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -149,10 +154,9 @@ def _previous_orders(latest: Latest, window: pd.DataFrame) -> pd.DataFrame:
     """PREVIOUS_ORDERS: each window customer's latest counted order before ``cut`` (from
     ``previous_from`` on, :func:`latest_orders`), by its instant: the order itself is not read."""
     counted = window["status"].fillna("open").astype(str).str.strip().str.lower() != "cancelled"
-    customers = set(window.loc[counted, "customer_id"].dropna())
-    wanted = sorted((customer, at) for customer, at in latest.before_cut.items() if customer in customers)
-    return pd.DataFrame({"customer_id": pd.Series([c for c, _ in wanted], dtype=object),
-                         "ordered_at": pd.Series([at for _, at in wanted], dtype="datetime64[ns]")})
+    theirs = latest.before_cut[latest.before_cut.index.isin(window.loc[counted, "customer_id"].dropna())].sort_index()
+    return pd.DataFrame({"customer_id": theirs.index.to_numpy(dtype=object),
+                         "ordered_at": theirs.to_numpy(dtype="datetime64[ns]")})
 
 
 def _same_ids_elsewhere(conn: Connection, kept: pd.DataFrame, sources: list[str]) -> list[pd.DataFrame]:
