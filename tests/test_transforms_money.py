@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transforms.facts import converted_to_base, previous_order_days
+from transforms.facts import converted_to_base, previous_order_days, previous_order_days_with
 from transforms.money import attach_rates, convert_minor
 
 RATES = pd.DataFrame(
@@ -85,6 +85,23 @@ def test_previous_order_days_are_the_latest_earlier_day_per_customer():
     got = pd.Series(previous_order_days(customers, days, counted))
     expected = pd.Series(pd.to_datetime(["2026-11-01", None, "2026-11-01", None, None, None]))
     pd.testing.assert_series_equal(got, expected, check_names=False)
+
+
+def test_previous_orders_not_in_the_rows_count_by_their_local_day():
+    # on a weekly window the customers' latest earlier orders come as instants (UTC): A's is
+    # 2026-10-31 16:30 UTC = 2026-11-01 in Shanghai, the same local day as A's first row (not
+    # earlier, so it does not count there) and earlier than A's later rows; B's own earlier row
+    # (11-03) is later than B's instant and wins; C has no row before; D's row is not counted
+    days = pd.to_datetime(["2026-11-01", "2026-11-10", "2026-11-03", "2026-11-06", "2026-11-04", "2026-11-12"]).to_numpy()
+    customers = np.array(["A", "A", "B", "B", "C", "D"], dtype=object)
+    counted = np.array([True, True, True, True, True, False])
+    previous = pd.DataFrame({"customer_id": ["A", "B", "D"],
+                             "ordered_at": pd.to_datetime(["2026-10-31 16:30", "2026-10-20 03:00", "2026-10-01 00:00"])})
+    own = previous_order_days(customers, days, counted)
+    got = pd.Series(previous_order_days_with(previous, "Asia/Shanghai", customers, days, counted, own))
+    expected = pd.Series(pd.to_datetime([None, "2026-11-01", "2026-10-20", "2026-11-03", None, None]))
+    pd.testing.assert_series_equal(got, expected, check_names=False)
+    assert previous_order_days_with(None, "UTC", customers, days, counted, own) is own
 
 
 # ----------------------------------------------------------------------------- inverse and cross rates
