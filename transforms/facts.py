@@ -19,7 +19,8 @@ cancelled) order on an earlier local day within ``data.new_customer_window_days`
 (default 365; set it large to mean "ever"). So "first ever order" is judged over a
 fixed window, and the answer does not depend on how much history the flow loaded.
 Orders of the same day share their history: both of a new customer's first-day
-orders are new-customer orders.
+orders are new-customer orders. On a weekly window the customers' latest orders before it
+are not rows but instants, ``data.extra["previous_orders"]`` (:func:`previous_order_days_with`).
 """
 
 from __future__ import annotations
