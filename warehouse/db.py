@@ -290,7 +290,7 @@ def insert_rows(conn: Connection, table: Table, columns: list[str], values: list
     processed = []
     written = dict(zip(columns, values))
     for name, column in zip(columns, values):
-        process = table.c[name].type._cached_bind_processor(dialect)
+        process = _bind_processor(table.c[name].type, dialect)
         copied = (copies or {}).get(name)
         if process is not None and copied in written and columns.index(copied) < len(processed):
             raw, done, null = written[copied], processed[columns.index(copied)], process(None)
@@ -358,11 +358,11 @@ def select_in(conn: Connection, table: Table, columns: list[str], where_in: dict
     params: list = []
     where: list[str] = []
     for name, values in where_in.items():
-        process = table.c[name].type._cached_bind_processor(dialect)
+        process = _bind_processor(table.c[name].type, dialect)
         params += values if process is None else [process(v) for v in values]
         where.append(f"{quote(name)} IN ({', '.join([marker] * len(values))})")
     for name, value in (where_not or {}).items():
-        process = table.c[name].type._cached_bind_processor(dialect)
+        process = _bind_processor(table.c[name].type, dialect)
         params.append(value if process is None else process(value))
         where.append(f"{quote(name)} <> {marker}")
     sql = (f"SELECT {', '.join(quote(c) for c in columns)} FROM {dialect.identifier_preparer.format_table(table)}"
@@ -373,7 +373,7 @@ def select_in(conn: Connection, table: Table, columns: list[str], where_in: dict
         fetched = cursor.fetchall()
     finally:
         cursor.close()
-    results = [table.c[c].type._cached_result_processor(dialect, None) for c in columns]
+    results = [table.c[c].type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
     if not any(results):
         return [tuple(row) for row in fetched]
     processors = [p or _same for p in results]
@@ -382,6 +382,12 @@ def select_in(conn: Connection, table: Table, columns: list[str], where_in: dict
 
 def _same(value):
     return value
+
+
+def _bind_processor(type_, dialect):
+    """What SQLAlchemy applies to a parameter of ``type_`` on ``dialect`` (None: nothing), through
+    its public API (the dialect's own implementation of the type, TypeDecorators included)."""
+    return type_.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _normal_key(key: tuple) -> tuple:
