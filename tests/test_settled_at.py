@@ -215,8 +215,11 @@ def _compare_with_old_query(engine, rng_seed: int) -> int:
     return compared
 
 
+@pytest.mark.parametrize("analyze_from", [settlement.ANALYZE_FROM, 1], ids=["as-loaded", "analyzed"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_settled_at_answers_what_the_old_receivables_query_did(engine, seed):
+def test_settled_at_answers_what_the_old_receivables_query_did(engine, seed, analyze_from, monkeypatch):
+    # "analyzed": PostgreSQL refreshes statistics inside the load's transaction before every refresh
+    monkeypatch.setattr(settlement, "ANALYZE_FROM", analyze_from)
     orders, collections = _random_history(seed)
     half = len(collections) // 2
     # in the order loads happen: some collections before their orders, some after, then corrections
