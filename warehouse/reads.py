@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, String, Table, and_, case, func, or_, select, tuple_, type_coerce
+from sqlalchemy import ColumnElement, String, Table, and_, case, func, select, tuple_, type_coerce
 from sqlalchemy.engine import Connection
 
 from transforms.window import EARLIER_ORDERS, WindowBounds
@@ -171,9 +171,18 @@ def _same_ids_elsewhere(conn: Connection, kept: pd.DataFrame, sources: list[str]
     return found
 
 
-def _in(column, select_ids, listed: list) -> ColumnElement:
-    """``column`` in a subquery's ids or in a (short) list of ids."""
-    return or_(column.in_(select_ids), *[column.in_(listed[i : i + CHUNK]) for i in range(0, len(listed), CHUNK)])
+def _in_either(conn: Connection, table: str, key: list[str], column, *, ranged: ColumnElement | None = None,
+               select_ids=None, listed: list = ()) -> pd.DataFrame:
+    """Rows of ``table`` in a date range (``ranged``), or whose ``column`` is in a subquery's ids,
+    or in a (short) list of ids; once each (by ``key``). One statement per alternative and list
+    chunk, not one with ``OR``: PostgreSQL runs ``x IN (subquery) OR ...`` as a subplan scanned
+    for every row when it does not expect the ids to fit in ``work_mem`` (a year of history:
+    120 s for the collections), where each alternative alone is an index range or a hash join."""
+    parts = [read_table(conn, table, [ranged])] if ranged is not None else []
+    if select_ids is not None:  # not the range's rows again
+        parts.append(read_table(conn, table, [column.in_(select_ids), *([] if ranged is None else [~ranged])]))
+    parts += [read_table(conn, table, [column.in_(listed[i : i + CHUNK])]) for i in range(0, len(listed), CHUNK)]
+    return _union(parts, key)
 
 
 def read_weekly_window(conn: Connection, bounds: WindowBounds) -> dict[str, pd.DataFrame]:
@@ -199,7 +208,8 @@ def read_weekly_window(conn: Connection, bounds: WindowBounds) -> dict[str, pd.D
         *_same_ids_elsewhere(conn, kept_before, sources),
     ], ["source", "order_id"])
     orders = _union([window, kept_before, referenced], ["source", "order_id"])
-    collections = read_table(conn, "collections", [or_(received, _in(c.c.order_id, ids, older_ids))])
+    collections = _in_either(conn, "collections", ["source", "collection_id"], c.c.order_id, ranged=received,
+                             select_ids=ids, listed=older_ids)
     earlier = pd.concat([read_table(conn, "orders", [_counted(o), o.c.ordered_at < bounds.cut.to_pydatetime(),
                                                    o.c.customer_id.in_(latest.quiet[i : i + CHUNK])],
                                   columns=list(EARLIER_ORDERS)) for i in range(0, max(len(latest.quiet), 1), CHUNK)],
@@ -220,7 +230,8 @@ def read_weekly_window(conn: Connection, bounds: WindowBounds) -> dict[str, pd.D
         refunds=refunds,
         collections=collections,
         inquiries=inquiries,
-        customers=read_table(conn, "customers", [_in(customers.c.customer_id, customer_ids, sorted(others))]),
+        customers=_in_either(conn, "customers", ["customer_id"], customers.c.customer_id, select_ids=customer_ids,
+                             listed=sorted(others)),
         targets=read_table(conn, "targets", [func.trim(t.c.period).in_(list(bounds.target_periods))]),
         earlier_orders=earlier,
         previous_orders=_previous_orders(latest, window),
