@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import statistics
 import sqlite3
@@ -15,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -108,57 +111,105 @@ def yeji_weekly(url: str, cfg) -> dict:
     return weekly_review_frames(data, WEEK, cfg.reports, cfg.commission)
 
 
-def _history_warehouse(shape: Shape, seed: int, path: Path) -> tuple[str, int]:
-    """Generated data loaded into a SQLite warehouse file (not measured); its URL and line count."""
+def _history_warehouse(shape: Shape, seed: int, url: str) -> int:
+    """Generated data loaded into an empty warehouse at ``url`` (not measured); its line count."""
     from bench.generate import to_warehouse
     from warehouse.db import make_engine, migrate
 
-    url = f"sqlite:///{path}"
     data = generate(shape, seed=seed)
     engine = make_engine(url)
     try:
         migrate(engine)
         with engine.begin() as conn:
             to_warehouse(data, conn)
+        if engine.dialect.name == "postgresql":  # what autovacuum does soon after a load
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("ANALYZE")
     finally:
         engine.dispose()
-    return url, len(data.order_lines)
+    return len(data.order_lines)
+
+
+@contextmanager
+def _history_databases(server: str | None, tmp: Path) -> Iterator[Callable[[str], str]]:
+    """Warehouse URLs by name: SQLite files in ``tmp``; with ``server`` (a PostgreSQL URL whose
+    user may create databases), databases ``yeji_bench_<name>`` created empty and dropped after."""
+    if server is None:
+        yield lambda name: f"sqlite:///{tmp / name}.db"
+        return
+    from sqlalchemy.engine import make_url
+
+    from warehouse.db import make_engine
+
+    admin = make_engine(server)
+    created: list[str] = []
+
+    def database(name: str) -> str:
+        db = f"yeji_bench_{name}"
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{db}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{db}"')
+        created.append(db)
+        return make_url(server).set(database=db).render_as_string(hide_password=False)
+
+    try:
+        yield database
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for db in created:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        admin.dispose()
 
 
 def history(p: dict) -> list[Figure]:
     """The weekly run (warehouse read + compute) on a long history against a short one, both
-    ending with ``lines_per_day`` lines a day (the same weeks' work)."""
+    ending with ``lines_per_day`` lines a day (the same weeks' work), from SQLite; and from
+    PostgreSQL too when ``p["postgres"]`` (else ``$YEJI_BENCH_DATABASE_URL``) names a server."""
     cfg = settings()
     _warm_up(cfg.commission, with_duck=False)
     per_day = p["lines_per_day"]
+    servers = {"SQLite": None}
+    server = p["postgres"] if "postgres" in p else os.environ.get("YEJI_BENCH_DATABASE_URL")
+    if server:
+        servers["PostgreSQL"] = server
     out = []
-    short = None
     tmp = Path(tempfile.mkdtemp(prefix="yeji-bench-history-"))
     try:
-        url, _ = _history_warehouse(Shape(lines=3_000, members=20, days=60), 1, tmp / "warm.db")
-        yeji_weekly(url, cfg)  # imports and first-call costs stay out of the figures
-        sizes = [p["short_days"], *([p["mid_days"]] if p.get("mid_days") else []), p["long_days"]]
-        for days in sizes:
-            shape = Shape(lines=lines_ending_at(per_day, days), members=p["members"], days=days)
-            url, lines = _history_warehouse(shape, p.get("seed", 7), tmp / f"{days}.db")
-            runs, cpu = [], []
-            for _ in range(p["runs"]):
-                started = time.process_time()
-                runs.append(measure(lambda: yeji_weekly(url, cfg)))
-                cpu.append(time.process_time() - started)
-            name = f"weekly run from SQLite, {days} days of history ({lines:,} lines)"
-            note = f"read + compute; CPU {statistics.median(cpu):.2f} s"
-            if short:
-                note += f" ({statistics.median(cpu) / out[0].extra['cpu']:.2f}x)"
-            if days == p["long_days"]:
-                note += "; goal: long/short < 1.3x"
-            fig = Figure("scaling", name, [r[0] for r in runs], max(r[1] for r in runs), reference=short,
-                         note=note, extra={"cpu": statistics.median(cpu)})
-            out.append(fig)
-            short = short or name
-            del runs
+        for backend, server in servers.items():
+            with _history_databases(server, tmp) as database:
+                url = database("warm")
+                _history_warehouse(Shape(lines=3_000, members=20, days=60), 1, url)
+                yeji_weekly(url, cfg)  # imports and first-call costs stay out of the figures
+                out += _history_runs(p, cfg, per_day, backend, database)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _history_runs(p: dict, cfg, per_day: int, backend: str, database) -> list[Figure]:
+    out: list[Figure] = []
+    short = None
+    sizes = [p["short_days"], *([p["mid_days"]] if p.get("mid_days") else []), p["long_days"]]
+    for days in sizes:
+        shape = Shape(lines=lines_ending_at(per_day, days), members=p["members"], days=days)
+        url = database(f"history_{days}")
+        lines = _history_warehouse(shape, p.get("seed", 7), url)
+        runs, cpu = [], []
+        for _ in range(p["runs"]):
+            started = time.process_time()
+            runs.append(measure(lambda: yeji_weekly(url, cfg)))
+            cpu.append(time.process_time() - started)
+        name = f"weekly run from {backend}, {days} days of history ({lines:,} lines)"
+        note = f"read + compute; CPU {statistics.median(cpu):.2f} s"
+        if short:
+            note += f" ({statistics.median(cpu) / out[0].extra['cpu']:.2f}x)"
+        if days == p["long_days"]:
+            note += "; goal: long/short < 1.3x"
+        if backend == "PostgreSQL":
+            note += "; CPU: Yeji's process only, not the server's"
+        out.append(Figure("scaling", name, [r[0] for r in runs], max(r[1] for r in runs), reference=short,
+                          note=note, extra={"cpu": statistics.median(cpu)}))
+        short = short or name
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from decimal import Decimal
 
 import pandas as pd
@@ -54,9 +55,27 @@ def test_duckdb_reference_matches_yeji_value_for_value():
 
 
 def test_history_benchmark_smoke():
-    figures = worker.history(dict(lines_per_day=30, members=30, short_days=60, long_days=120, runs=1))
+    figures = worker.history(dict(lines_per_day=30, members=30, short_days=60, long_days=120, runs=1, postgres=None))
     assert [f.benchmark for f in figures] == ["scaling", "scaling"]
     assert figures[1].reference == figures[0].name
+
+
+def test_history_benchmark_smoke_on_postgresql():
+    url = os.environ.get("YEJI_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("YEJI_TEST_DATABASE_URL is not set: PostgreSQL case skipped")
+    figures = worker.history(dict(lines_per_day=30, members=30, short_days=60, long_days=120, runs=1, postgres=url))
+    assert [f.name.split(",")[0] for f in figures] == ["weekly run from SQLite"] * 2 + ["weekly run from PostgreSQL"] * 2
+    assert figures[3].reference == figures[2].name and all(len(f.seconds) == 1 for f in figures)
+    from sqlalchemy import text
+
+    from warehouse.db import make_engine
+
+    engine = make_engine(url)  # the benchmark's databases are dropped after it
+    with engine.connect() as conn:
+        left = conn.execute(text("SELECT count(*) FROM pg_database WHERE datname LIKE 'yeji_bench_%'")).scalar()
+    engine.dispose()
+    assert left == 0
 
 
 def test_render_benchmark_smoke():
