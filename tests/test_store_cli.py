@@ -83,6 +83,7 @@ def test_credentials_from_prefect_secret_blocks_sync_and_never_show(tmp_path, mo
     run logs, the rejects or any warehouse table."""
     from prefect.blocks.system import Secret
     from prefect.client.orchestration import get_client
+    from prefect.logging.handlers import APILogHandler
 
     from config.loader import warehouse_url
     from connectors.stores import MissingCredential, credentials
@@ -122,6 +123,7 @@ def test_credentials_from_prefect_secret_blocks_sync_and_never_show(tmp_path, mo
         stored = _all_text(engine)
     finally:
         engine.dispose()
+    APILogHandler().flush()  # the run logs go to the API in the background, in batches: send them all first
     messages: list[str] = []
     with get_client(sync_client=True) as client:
         while batch := client.read_logs(limit=200, offset=len(messages)):
