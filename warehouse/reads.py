@@ -54,6 +54,7 @@ SMALL_TABLES = {  # tables that grow with the team, the calendar or the catalogu
     "product_costs": "product_costs",
 }
 CHUNK = 2_000  # values per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
+ORDER_KEY = ["source", "order_id"]
 
 
 def _t(name: str) -> Table:
@@ -74,6 +75,21 @@ def _union(frames: list[pd.DataFrame], key: list[str]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)] or frames[:1]
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     return out.drop_duplicates(key).reset_index(drop=True)
+
+
+def _chunks(values: list) -> list[list]:
+    """``values`` in lists of at most ``CHUNK`` (one ``IN (...)`` each)."""
+    return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
+
+
+def _any_of(conn: Connection, table: str, key: list[str], *alternatives: list) -> pd.DataFrame:
+    """Rows of ``table`` matching any of ``alternatives`` (each a list of WHERE clauses, ANDed),
+    once each (by ``key``). One statement per alternative, never one with ``OR``: with an OR,
+    SQLite walks a whole index instead of two ranges, and PostgreSQL runs ``x IN (subquery) OR
+    ...`` as a subplan scanned for every row when it does not expect the ids to fit in
+    ``work_mem`` (the collections of a year of history: 120 s); each alternative alone is an
+    index range, a hash join or index lookups."""
+    return _union([read_table(conn, table, where) for where in alternatives], key)
 
 
 def _sources(conn: Connection) -> list[str]:
@@ -139,22 +155,20 @@ def _window_orders(conn: Connection, bounds: WindowBounds) -> tuple[pd.DataFrame
     o = _t("orders")
     cut = bounds.cut.to_pydatetime()
     # open receivables: settled_at (warehouse/settlement.py) NULL (never fully paid, or a payment
-    # returned) or at/after settled_by; read in two, so each is a range of the settled_at index
-    # (with an OR, SQLite walks the ordered_at index over everything before cut instead)
+    # returned) or at/after settled_by: two ranges of the settled_at index (:func:`_any_of`)
     owed = [is_receivable(o), o.c.ordered_at < cut]
     window = read_table(conn, "orders", [_between(o.c.ordered_at, bounds.cut, bounds.end)])
-    earlier = _union([
-        read_table(conn, "orders", [*owed, o.c.settled_at.is_(None)]),
-        read_table(conn, "orders", [*owed, o.c.settled_at >= bounds.settled_by.to_pydatetime()]),
-    ], ["source", "order_id"])
+    earlier = _any_of(conn, "orders", ORDER_KEY, [*owed, o.c.settled_at.is_(None)],
+                      [*owed, o.c.settled_at >= bounds.settled_by.to_pydatetime()])
     return window, earlier
 
 
 def _previous_orders(latest: Latest, window: pd.DataFrame) -> pd.DataFrame:
     """PREVIOUS_ORDERS: each window customer's latest counted order before ``cut`` (from
-    ``previous_from`` on, :func:`latest_orders`), by its instant: the order itself is not read."""
-    counted = window["status"].fillna("open").astype(str).str.strip().str.lower() != "cancelled"
-    theirs = latest.before_cut[latest.before_cut.index.isin(window.loc[counted, "customer_id"].dropna())].sort_index()
+    ``previous_from`` on, :func:`latest_orders`), by its instant: the order itself is not read.
+    (A customer whose window orders are all cancelled may be listed: the facts apply these to
+    counted orders only.)"""
+    theirs = latest.before_cut[latest.before_cut.index.isin(window["customer_id"].dropna())].sort_index()
     return pd.DataFrame({"customer_id": theirs.index.to_numpy(dtype=object),
                          "ordered_at": theirs.to_numpy(dtype="datetime64[ns]")})
 
@@ -166,23 +180,9 @@ def _same_ids_elsewhere(conn: Connection, kept: pd.DataFrame, sources: list[str]
     found = []
     for source, ids in kept.groupby("source", sort=True)["order_id"]:
         others, ids = [s for s in sources if s != source], sorted(set(ids))
-        found += [read_table(conn, "orders", [o.c.source.in_(others), o.c.order_id.in_(ids[i : i + CHUNK])])
-                  for i in range(0, len(ids), CHUNK) if others]
+        found += [read_table(conn, "orders", [o.c.source.in_(others), o.c.order_id.in_(chunk)])
+                  for chunk in _chunks(ids) if others]
     return found
-
-
-def _in_either(conn: Connection, table: str, key: list[str], column, *, ranged: ColumnElement | None = None,
-               select_ids=None, listed: list = ()) -> pd.DataFrame:
-    """Rows of ``table`` in a date range (``ranged``), or whose ``column`` is in a subquery's ids,
-    or in a (short) list of ids; once each (by ``key``). One statement per alternative and list
-    chunk, not one with ``OR``: PostgreSQL runs ``x IN (subquery) OR ...`` as a subplan scanned
-    for every row when it does not expect the ids to fit in ``work_mem`` (a year of history:
-    120 s for the collections), where each alternative alone is an index range or a hash join."""
-    parts = [read_table(conn, table, [ranged])] if ranged is not None else []
-    if select_ids is not None:  # not the range's rows again
-        parts.append(read_table(conn, table, [column.in_(select_ids), *([] if ranged is None else [~ranged])]))
-    parts += [read_table(conn, table, [column.in_(listed[i : i + CHUNK])]) for i in range(0, len(listed), CHUNK)]
-    return _union(parts, key)
 
 
 def read_weekly_window(conn: Connection, bounds: WindowBounds) -> dict[str, pd.DataFrame]:
@@ -206,14 +206,14 @@ def read_weekly_window(conn: Connection, bounds: WindowBounds) -> dict[str, pd.D
     referenced = _union([
         read_table(conn, "orders", [o.c.source.in_(sources), o.c.order_id.in_(ids), ~in_window]),
         *_same_ids_elsewhere(conn, kept_before, sources),
-    ], ["source", "order_id"])
-    orders = _union([window, kept_before, referenced], ["source", "order_id"])
-    collections = _in_either(conn, "collections", ["source", "collection_id"], c.c.order_id, ranged=received,
-                             select_ids=ids, listed=older_ids)
+    ], ORDER_KEY)
+    orders = _union([window, kept_before, referenced], ORDER_KEY)
+    # received in the window; else of a kept id (the window's, or an older kept order's)
+    collections = _any_of(conn, "collections", ["source", "collection_id"], [received],
+                          [c.c.order_id.in_(ids), ~received], *[[c.c.order_id.in_(chunk)] for chunk in _chunks(older_ids)])
     earlier = pd.concat([read_table(conn, "orders", [_counted(o), o.c.ordered_at < bounds.cut.to_pydatetime(),
-                                                   o.c.customer_id.in_(latest.quiet[i : i + CHUNK])],
-                                  columns=list(EARLIER_ORDERS)) for i in range(0, max(len(latest.quiet), 1), CHUNK)],
-                        ignore_index=True)
+                                                   o.c.customer_id.in_(chunk)], columns=list(EARLIER_ORDERS))
+                         for chunk in _chunks(latest.quiet) or [[]]], ignore_index=True)
     inquiries = read_table(conn, "inquiries", [_between(q.c.received_at, bounds.cut, bounds.end)])
     others = (set(kept_before["customer_id"].dropna()) | set(referenced["customer_id"].dropna())
               | set(earlier["customer_id"])) - set(window["customer_id"].dropna())
@@ -230,8 +230,8 @@ def read_weekly_window(conn: Connection, bounds: WindowBounds) -> dict[str, pd.D
         refunds=refunds,
         collections=collections,
         inquiries=inquiries,
-        customers=_in_either(conn, "customers", ["customer_id"], customers.c.customer_id, select_ids=customer_ids,
-                             listed=sorted(others)),
+        customers=_any_of(conn, "customers", ["customer_id"], [customers.c.customer_id.in_(customer_ids)],
+                          *[[customers.c.customer_id.in_(chunk)] for chunk in _chunks(sorted(others))]),
         targets=read_table(conn, "targets", [func.trim(t.c.period).in_(list(bounds.target_periods))]),
         earlier_orders=earlier,
         previous_orders=_previous_orders(latest, window),

@@ -81,24 +81,23 @@ def settled_at_value(o: Table, c: Table) -> ColumnElement:
 ANALYZE_FROM = 10 * CHUNK  # orders refreshed at once from which PostgreSQL gets fresh statistics first
 
 
-def _plan_well(conn: Connection, orders: int) -> None:
-    """Before recomputing ``settled_at`` of ``orders`` orders on PostgreSQL, for the rest of
-    ``conn``'s transaction:
+def _plan_well(conn: Connection, analyze: bool) -> None:
+    """Before recomputing ``settled_at`` on PostgreSQL, for the rest of ``conn``'s transaction:
 
     * no JIT compilation: the correlated subqueries of :func:`settled_at_value` have huge cost
       estimates, so PostgreSQL JIT-compiled every UPDATE (0.5 s of each 0.6 s chunk). ``SET
       LOCAL``, not a connection option: it passes through transaction-pooling proxies
       (PgBouncer), which refuse startup options;
-    * for a large refresh (a first load, a big spreadsheet), ``ANALYZE orders, collections``:
+    * with ``analyze`` (a large refresh: a first load, a big spreadsheet), ``ANALYZE orders, collections``:
       rows inserted earlier in the same transaction are invisible to autovacuum, and with the
       statistics of a (nearly) empty table the planner scanned ``collections`` for every order.
       A 180-day generated history (79,007 orders, 40,566 collections) loaded in 61 s without it,
       8 s with it; ANALYZE samples the transaction's own new rows too.
     """
-    if conn.dialect.name != "postgresql" or not orders:
+    if conn.dialect.name != "postgresql":
         return
     conn.exec_driver_sql("SET LOCAL jit = off")
-    if orders >= ANALYZE_FROM:
+    if analyze:
         conn.exec_driver_sql("ANALYZE orders, collections")
 
 
@@ -107,7 +106,8 @@ def refresh(conn: Connection, order_ids: Iterable[str], source: str | None = Non
     in the database, ``CHUNK`` ids per UPDATE, in ``conn``'s transaction."""
     o, c = TABLES["orders"], TABLES["collections"]
     ids = sorted(set(order_ids))
-    _plan_well(conn, len(ids))
+    if ids:
+        _plan_well(conn, analyze=len(ids) >= ANALYZE_FROM)
     by_source = [] if source is None else [o.c.source == source]
     value = settled_at_value(o, c)
     for i in range(0, len(ids), CHUNK):
@@ -117,7 +117,7 @@ def refresh(conn: Connection, order_ids: Iterable[str], source: str | None = Non
 def refresh_all(conn: Connection) -> None:
     """Recompute ``settled_at`` of every order (one UPDATE)."""
     o, c = TABLES["orders"], TABLES["collections"]
-    _plan_well(conn, ANALYZE_FROM)
+    _plan_well(conn, analyze=True)
     conn.execute(update(o).values(settled_at=settled_at_value(o, c)))
 
 
