@@ -49,3 +49,47 @@ def test_exact_decimals_round_trip(engine):
 def test_floats_are_refused_in_money_records(engine):
     with engine.begin() as conn, pytest.raises(TypeError, match="floats are not allowed"):
         upsert_frame(conn, "fx_rates", pd.DataFrame([dict(rate_date=datetime(2026, 1, 1).date(), from_currency="USD", to_currency="CNY", rate=7.1, source="x")]))
+
+
+def test_read_table_gives_what_sqlalchemy_gives_value_by_value(engine):
+    """read_table converts timestamps and exact decimals per column (SQLite: from the stored text);
+    the values must be exactly those of SQLAlchemy's own row-by-row processing."""
+    from sqlalchemy import select
+
+    from warehouse.models import TABLES
+
+    orders = pd.DataFrame([_orders(order_id=i, ordered_at=o, shipped_at=s).iloc[0].to_dict() for i, o, s in [
+        ("A1", datetime(2026, 11, 10, 3, 0, 0, 123456), None),
+        ("A2", datetime(1999, 12, 31, 23, 59, 59), datetime(2000, 1, 1)),
+        ("A3", datetime(2026, 3, 29, 1, 30), datetime(2026, 3, 29, 2, 0, 0, 1)),
+    ]])
+    lines = pd.DataFrame([
+        dict(source="s1", order_id=f"A{i}", line_no=1, sku="X", description=None, quantity=q, unit_price=p,
+             gross_minor=1, discount_minor=0, unit_cost=c, cost_minor=None)
+        for i, (q, p, c) in enumerate([(Decimal("1"), Decimal("7.10"), None), (Decimal("1"), Decimal("7.1"), Decimal("0")),
+                                       (Decimal("-2.5"), Decimal("123456789012.123456789012"), Decimal("0.000000000001")),
+                                       (Decimal("100"), Decimal("7.10"), None)])
+    ])
+    rates = pd.DataFrame([dict(rate_date=datetime(2026, 1, d).date(), from_currency="USD", to_currency="CNY",
+                               rate=Decimal(r), source="x") for d, r in [(1, "7.1"), (2, "7.100"), (3, "0.000123")]])
+    with engine.begin() as conn:
+        for name, frame in [("orders", orders), ("order_lines", lines), ("fx_rates", rates)]:
+            upsert_frame(conn, name, frame)
+    with engine.connect() as conn:
+        for name in ("orders", "order_lines", "fx_rates"):
+            got = read_table(conn, name)
+            table = TABLES[name]
+            rows = conn.execute(select(*table.columns)).all()
+            assert len(got) == len(rows) > 0
+            for column, values in zip(table.columns, zip(*rows)):
+                for have, want in zip(got[column.name].tolist(), values):
+                    if want is None:
+                        assert pd.isna(have), (name, column.name)
+                    elif isinstance(want, Decimal):
+                        assert type(have) is Decimal and str(have) == str(want), (name, column.name, have, want)
+                    elif isinstance(want, datetime) or hasattr(want, "isoformat"):
+                        assert pd.Timestamp(have) == pd.Timestamp(want), (name, column.name, have, want)
+                    else:
+                        assert have == want, (name, column.name, have, want)
+            timed = [c.name for c in table.columns if c.name.endswith(("_at", "_date"))]
+            assert all(str(got[c].dtype) == "datetime64[ns]" for c in timed), got.dtypes
