@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from contextlib import contextmanager
 from datetime import datetime
@@ -31,8 +32,26 @@ SALES_TABLES = {
 }
 
 
+_heap_settled = False
+
+
+def settle_heap() -> None:
+    """Once per process, before its first run: collect, then freeze what the process holds
+    (imported modules, Prefect, pandas, SQLAlchemy: about 190,000 objects) out of the garbage
+    collector's way. Every full collection during a run would otherwise walk them all again:
+    0.4-0.6 s of a 4 s weekly run. Objects created later, by the runs, stay collectable; what
+    the first run had already created when it called this is kept for the process's life."""
+    global _heap_settled
+    if not _heap_settled:
+        gc.collect()
+        gc.freeze()
+        _heap_settled = True
+
+
 def prepare_workspace(workspace: str | None) -> Workspace:
-    """The validated workspace, with its warehouse migrated to the newest schema."""
+    """The validated workspace, with its warehouse migrated to the newest schema (and the
+    process's heap settled, :func:`settle_heap`)."""
+    settle_heap()
     ws = load_workspace(workspace)
     with warehouse(ws) as engine:
         migrate(engine)
