@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 from contextlib import contextmanager
@@ -40,11 +41,14 @@ def settle_heap() -> None:
     (imported modules, Prefect, pandas, SQLAlchemy: about 190,000 objects) out of the garbage
     collector's way. Every full collection during a run would otherwise walk them all again:
     0.4-0.6 s of a 4 s weekly run. Objects created later, by the runs, stay collectable; what
-    the first run had already created when it called this is kept for the process's life."""
+    the first run had already created when it called this is kept for the process's life.
+    Unfrozen at exit, so that the interpreter's last collection still sees everything
+    (extension modules such as DuckDB's report frozen objects as leaks otherwise)."""
     global _heap_settled
     if not _heap_settled:
         gc.collect()
         gc.freeze()
+        atexit.register(gc.unfreeze)
         _heap_settled = True
 
 

@@ -230,3 +230,24 @@ def test_settle_heap_freezes_once_per_process():
     finally:
         gc.unfreeze()
         common._heap_settled = was
+
+
+def test_settled_heap_is_unfrozen_at_exit():
+    """Frozen objects are skipped by the interpreter's last collection (extension modules such as
+    DuckDB's then report leaks): settle_heap unfreezes at exit. atexit runs last-registered first,
+    so a check registered before settle_heap runs after its unfreeze."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import atexit, gc\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count()))\n"
+        "from flows.common import settle_heap\n"
+        "settle_heap()\n"
+        "print('frozen:', gc.get_freeze_count() > 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["frozen: True", "frozen at exit: 0"], done.stdout
