@@ -421,8 +421,7 @@ def read_table(
     raw = conn.dialect.name == "sqlite"
     timed = {c.name for c in cols if isinstance(c.type, (DateTime, Date))}
     decorated = {c.name: c.type for c in cols if raw and isinstance(c.type, TypeDecorator)}
-    stmt = select(*[type_coerce(c, String).label(c.name) if raw and (c.name in timed or c.name in decorated) else c
-                    for c in cols])
+    stmt = select(*[as_stored(c).label(c.name) if raw and (c.name in timed or c.name in decorated) else c for c in cols])
     for clause in where:
         stmt = stmt.where(clause)
     rows = conn.execute(stmt).all()
@@ -433,10 +432,23 @@ def read_table(
             has_null = frame[name].isna().any()
             frame[name] = frame[name].astype("Int64" if has_null else "int64")
         elif name in timed:
-            frame[name] = pd.to_datetime(frame[name], format="ISO8601")  # text (SQLite) or datetimes
+            frame[name] = instants(frame[name])
         elif name in decorated:
             frame[name] = _each_distinct(frame[name], decorated[name].result_processor(conn.dialect, None))
     return frame
+
+
+def as_stored(expression):
+    """``expression`` as the database gives it, without SQLAlchemy's per-value result processing
+    (on SQLite timestamps and exact decimals are text): convert it once per column instead
+    (:func:`instants`)."""
+    return type_coerce(expression, String)
+
+
+def instants(values) -> pd.Series:
+    """Timestamps as the database gives them (ISO text on SQLite, datetimes from psycopg),
+    parsed once per column: ``datetime64[ns]``, NaT where missing."""
+    return pd.to_datetime(pd.Series(values), format="ISO8601").astype("datetime64[ns]")
 
 
 def _each_distinct(values: pd.Series, process) -> pd.Series:

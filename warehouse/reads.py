@@ -41,11 +41,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, String, Table, and_, case, func, select, tuple_, type_coerce
+from sqlalchemy import ColumnElement, Table, and_, case, func, select, tuple_
 from sqlalchemy.engine import Connection
 
 from transforms.window import EARLIER_ORDERS, WindowBounds
-from warehouse.db import read_table
+from warehouse.db import as_stored, instants, read_table
 from warehouse.models import TABLES
 from warehouse.settlement import is_receivable
 
@@ -131,7 +131,7 @@ def latest_orders(conn: Connection, bounds: WindowBounds) -> Latest:
     earliest = [] if since is None else [at >= min(since, quiet_from)]
     before_cut = and_(at < cut, *([] if since is None else [at >= since]))
     # the instants as the database gives them (text on SQLite), parsed once per column, not per value
-    latest = lambda when: type_coerce(func.max(case((when, at))), String)  # noqa: E731
+    latest = lambda when: as_stored(func.max(case((when, at))))  # noqa: E731
     rows = conn.execute(
         select(o.c.customer_id, latest(before_cut), latest(_between(at, bounds.quiet_from, bounds.quiet_until)),
                latest(_between(at, bounds.quiet_until, bounds.band_end)))
@@ -140,8 +140,7 @@ def latest_orders(conn: Connection, bounds: WindowBounds) -> Latest:
     ).all()
     found = pd.DataFrame.from_records(rows, columns=["customer_id", "before_cut", "quiet", "band"])
     customers = found["customer_id"].to_numpy(dtype=object)
-    last, quiet_last, band = (pd.to_datetime(found[c], format="ISO8601").to_numpy(dtype="datetime64[ns]")
-                              for c in ("before_cut", "quiet", "band"))
+    last, quiet_last, band = (instants(found[c]).to_numpy() for c in ("before_cut", "quiet", "band"))
     quiet = quiet_last < min(bounds.quiet_before, bounds.quiet_until).to_datetime64()  # NaT compares False
     if bounds.band_may_be_quiet:
         quiet |= ~np.isnat(band)
